@@ -18,6 +18,8 @@ export const ErrorCodes = {
   LWT_CONF_INCLUDE_LOOP: 'an Include includes itself',
   LWT_CONF_VARIABLE: 'a ${VAR} reference is invalid',
   LWT_CONF_CONDITION: 'a conditional section is invalid',
+  LWT_CONF_SERVER_ROOT: 'ServerRoot is not a directory',
+  LWT_CONF_ENVVARS: 'the envvars file cannot be read',
 
   // --- semantic model and directive arguments (src/scopes) -----------------
   LWT_CONF_ARGS: 'a directive has the wrong number or kind of arguments',

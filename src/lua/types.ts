@@ -52,6 +52,12 @@ export interface RuntimeOptions {
   readonly cpuLimitMs: number;
   /** Share compiled chunks across states, keyed by file identity and mtime. */
   readonly chunkCache: boolean;
+  /**
+   * Log mod_lwt's `Request statistics [...]` line at info level after each
+   * request (mod_lwt.md §3.4). Off when the log level hides info: measuring
+   * CPU time costs a getrusage per request. Absent means on.
+   */
+  readonly logStatistics?: boolean;
 }
 
 /** Receives the response while the script runs. */

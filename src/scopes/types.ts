@@ -95,6 +95,12 @@ export interface ResolveRequest {
   readonly localAddress?: string;
   /** Decoded, normalised URL path (starts with `/`, no `..`, no `//`). */
   readonly path: string;
+  /** The client's address for access control; absent: only `Require all granted` admits. */
+  readonly clientIp?: string;
+  /** The server's own address, which `Require local` also accepts. */
+  readonly serverIp?: string;
+  /** Rules the sidecar cannot check (Require valid-user …): 'deny' (default, 403) or 'allow' (the operator says Apache checks them). */
+  readonly unsupportedAccess?: 'deny' | 'allow';
 }
 
 export interface Resolution {

@@ -1,0 +1,156 @@
+/**
+ * Benchmark (not a test): the per-request cost of the seed example through
+ * the full WSAPI path, single thread, measured three ways in one run:
+ *   1. the sidecar, every chunk compiled from source (a new ChunkCache per request);
+ *   2. the sidecar with one shared ChunkCache (what a worker does);
+ *   3. C lua5.1 doing what mod_lwt does per request: a new state with the
+ *      standard libraries (rings.new(), which calls lua_newstate+luaL_openlibs),
+ *      WSAPI and the script loaded from source, the app run through
+ *      wsapi.common.run with mod_lwt's connector logic, the state closed.
+ * Prints median and p99 per request and the ratio to C Lua.
+ * Run: node dist/scripts/bench/lua.js [iterations]
+ */
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
+import type { LuaJob, ResponseSink } from '../../src/lua/types';
+
+const ITERATIONS = Number(process.argv[2] ?? 2000);
+const ROOT = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'lua', 'scripts');
+const SCRIPT = path.join(ROOT, 'hello.lua');
+
+const ENV: Record<string, string> = {
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  SERVER_NAME: 'localhost',
+  SERVER_PORT: '80',
+  REMOTE_ADDR: '127.0.0.1',
+  DOCUMENT_ROOT: ROOT,
+  REQUEST_METHOD: 'GET',
+  QUERY_STRING: '',
+  REQUEST_URI: '/hello.lua/bench',
+  SCRIPT_NAME: '/hello.lua',
+  SCRIPT_FILENAME: SCRIPT,
+  PATH_INFO: '/bench',
+  PATH_TRANSLATED: path.join(ROOT, 'bench'),
+};
+
+const EXPECTED = '<html><body><p>Hello Wsapi!</p><p>PATH_INFO: /bench</p><p>SCRIPT_NAME: /hello.lua</p></body></html>';
+
+const JOB: LuaJob = {
+  id: 1,
+  filename: SCRIPT,
+  env: ENV,
+  luaPath: null,
+  luaCPath: null,
+  memoryLimit: 64 * 1024 * 1024,
+  request: {
+    uri: ENV.REQUEST_URI!, protocol: 'HTTP/1.1', hostname: 'localhost', path: '/hello.lua/bench', pathInfo: '/bench',
+    args: null, method: 'GET', filename: SCRIPT, localIp: '127.0.0.1', remoteIp: '127.0.0.1', headersIn: [['Host', 'localhost']],
+  },
+  body: new Uint8Array(0),
+};
+
+interface Figures { median: number; p99: number; mean: number }
+
+function figures(samplesMs: number[]): Figures {
+  const s = [...samplesMs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { median: at(0.5), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+function sidecar(iterations: number, shared: ChunkCache | null): Figures {
+  let body = '';
+  const sink: ResponseSink = {
+    head: () => undefined,
+    body: (c) => { body += Buffer.from(c).toString('latin1'); },
+    log: (level, m) => { if (level === 'error') throw new Error(m); },
+  };
+  const samples: number[] = [];
+  const warmup = Math.min(200, Math.ceil(iterations / 5));
+  for (let i = 0; i < warmup + iterations; i++) {
+    body = '';
+    const t0 = performance.now();
+    runRequest(JOB, sink, DEFAULT_RUNTIME_OPTIONS, shared ?? new ChunkCache());
+    const dt = performance.now() - t0;
+    if (body !== EXPECTED) throw new Error(`unexpected body: ${body}`);
+    if (i >= warmup) samples.push(dt);
+  }
+  return figures(samples);
+}
+
+/** The C Lua 5.1 loop: one rings state per request; prints one wall-clock sample (ms) per line. */
+function cLuaScript(iterations: number): string {
+  const env = Object.entries(ENV).map(([k, v]) => `[${JSON.stringify(k)}] = ${JSON.stringify(v)}`).join(', ');
+  const request = `
+    local ENV = { ${env} }
+    local common = require "wsapi.common"
+    local wsapi = require "wsapi"
+    local out = {}
+    local function pipe_write(self, ...)
+      for i = 1, select("#", ...) do out[#out + 1] = tostring((select(i, ...))) end
+    end
+    local function loader(wsapi_env)
+      local path, file, modname = common.find_module(wsapi_env, nil, "lwt.wsapi")
+      wsapi.app_path = path
+      local app = common.load_wsapi(path, file, modname, "lua")
+      wsapi_env.APP_PATH = path
+      return app(wsapi_env)
+    end
+    common.run(loader, { input = { read = function () end }, output = { write = pipe_write },
+      error = { write = function () end }, env = function (k) return ENV[k] end })
+    return table.concat(out)
+  `;
+  return `
+    local rings = require "rings"
+    local socket = require "socket.core"
+    local code = ${JSON.stringify(request)}
+    local expected = ${JSON.stringify(EXPECTED)}
+    local warmup = ${Math.min(200, Math.ceil(iterations / 5))}
+    for i = 1, warmup + ${iterations} do
+      local t0 = socket.gettime()
+      local S = rings.new()
+      local ok, res = S:dostring(code)
+      S:close()
+      local dt = (socket.gettime() - t0) * 1000
+      if not ok or not res:find(expected, 1, true) then error("C Lua run failed: " .. tostring(res)) end
+      if i > warmup then io.write(string.format("%.6f\\n", dt)) end
+    end
+  `;
+}
+
+function cLua(iterations: number): Figures {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-bench-'));
+  try {
+    const file = path.join(dir, 'loop.lua');
+    fs.writeFileSync(file, cLuaScript(iterations));
+    const r = spawnSync('lua5.1', [file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`lua5.1 failed: ${r.stderr}`);
+    return figures(r.stdout.trim().split('\n').map(Number));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function row(name: string, f: Figures): string {
+  return `${name.padEnd(44)} median ${f.median.toFixed(3).padStart(7)} ms   p99 ${f.p99.toFixed(3).padStart(7)} ms   mean ${f.mean.toFixed(3).padStart(7)} ms`;
+}
+
+function main(): void {
+  console.log(`seed example through wsapi.common.run, one new Lua state per request, ${ITERATIONS} requests, single thread`);
+  const fromSource = sidecar(Math.max(50, Math.floor(ITERATIONS / 5)), null);
+  const cached = sidecar(ITERATIONS, new ChunkCache());
+  const c = cLua(ITERATIONS);
+  console.log(row('sidecar, compiled from source (no cache)', fromSource));
+  console.log(row('sidecar, shared chunk cache', cached));
+  console.log(row('C lua5.1 (rings.new state, WSAPI from source)', c));
+  console.log(`ratio cached sidecar / C lua5.1 (median): ${(cached.median / c.median).toFixed(2)}`
+    + `  -> ${cached.median <= c.median ? 'target met' : 'target NOT met'} (target <= 1.00)`);
+  console.log(`ratio uncached sidecar / C lua5.1 (median): ${(fromSource.median / c.median).toFixed(2)}`);
+}
+
+main();

@@ -1,0 +1,199 @@
+/**
+ * `lwt-sidecar request`: resolve one URL with the configuration engine, run
+ * it in-process through the Lua runtime, and print the raw HTTP response the
+ * way `curl -i` shows it. The way to try a script without Apache.
+ */
+
+import * as fs from 'node:fs';
+import { CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot, parseCommandArgs, type CommandIO } from './common';
+import { SidecarError } from '../errors';
+import { resolve } from '../scopes';
+import { parseTarget } from '../server/target';
+import { errorPage, statusLine, type SignatureInfo } from '../server/status';
+import { buildCgiEnv, mergeHeaders } from '../server/cgi-env';
+import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../lua';
+import type { LuaJob } from '../lua/types';
+import type { Resolution } from '../scopes/types';
+
+
+const OPTIONS = {
+  ...CONFIG_OPTIONS,
+  host: { type: 'string' },
+  request: { type: 'string', short: 'X' },
+  header: { type: 'string', short: 'H', multiple: true },
+  data: { type: 'string' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+const USAGE = [
+  'usage: lwt-sidecar request --config FILE [--host NAME] [-X METHOD] [-H "Name: value"]... [--data TEXT|@FILE] URL',
+  '',
+  CONFIG_USAGE,
+  '  --host NAME            the Host header (default: the URL\'s host, else the main server\'s name)',
+  '  -X, --request METHOD   the request method (default GET, or POST with --data)',
+  '  -H, --header "N: v"    a request header (repeatable)',
+  '  --data TEXT|@FILE      the request body',
+  '  -v, --verbose          also print info and debug log lines (print output, request statistics)',
+].join('\n') + '\n';
+
+const CLIENT = { ip: '127.0.0.1', port: 54321 };
+
+interface Parsed {
+  method: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+  host: string | null;
+  port: number;
+  target: string;
+}
+
+function parseRequest(values: Record<string, unknown>, url: string): Parsed {
+  const headers: Array<[string, string]> = [];
+  for (const h of (values.header as string[] | undefined) ?? []) {
+    const colon = h.indexOf(':');
+    if (colon <= 0) throw new SidecarError('LWT_USAGE', `-H "${h}": a header must look like "Name: value"`);
+    headers.push([h.slice(0, colon).trim(), h.slice(colon + 1).trim()]);
+  }
+  let body = new Uint8Array(0);
+  const data = values.data as string | undefined;
+  if (data !== undefined) {
+    try {
+      body = data.startsWith('@') ? new Uint8Array(fs.readFileSync(data.slice(1))) : new Uint8Array(Buffer.from(data));
+    } catch (err) {
+      throw new SidecarError('LWT_USAGE', `--data ${data}: ${(err as Error).message}`);
+    }
+    if (!headers.some(([k]) => k.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'application/x-www-form-urlencoded']);
+    headers.push(['Content-Length', String(body.length)]);
+  }
+  const abs = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#:]*)(?::(\d+))?/.exec(url);
+  const hostHeader = headers.find(([k]) => k.toLowerCase() === 'host')?.[1];
+  const host = (values.host as string | undefined) ?? hostHeader ?? (abs?.[2] || null);
+  if (host !== null && hostHeader === undefined) headers.unshift(['Host', host]);
+  const method = (values.request as string | undefined) ?? (data !== undefined ? 'POST' : 'GET');
+  return { method, headers, body, host: host === null ? null : host.replace(/:\d+$/, ''), port: abs?.[3] ? Number(abs[3]) : 80, target: url };
+}
+
+function signature(req: Parsed, res: Resolution | null): SignatureInfo {
+  return {
+    mode: 'off',
+    software: 'Apache',
+    serverName: res?.vhost?.serverName ?? req.host ?? 'localhost',
+    serverPort: String(req.port),
+    serverAdmin: res?.vhost?.serverAdmin ?? '[no address given]',
+  };
+}
+
+function printResponse(io: CommandIO, status: number, headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array): void {
+  const line = statusLine(status);
+  const out = [`HTTP/1.1 ${line.status} ${line.reason}`];
+  for (const [k, v] of headers) out.push(`${k}: ${v}`);
+  if (!headers.some(([k]) => k.toLowerCase() === 'content-length')) out.push(`Content-Length: ${body.length}`);
+  io.stdout.write(out.join('\r\n') + '\r\n\r\n');
+  io.stdout.write(body);
+}
+
+function printError(io: CommandIO, status: number, req: Parsed, res: Resolution | null): void {
+  const page = Buffer.from(errorPage(status, req.method, signature(req, res)), 'latin1');
+  printResponse(io, status, [['Content-Type', 'text/html; charset=iso-8859-1']], page);
+}
+
+export async function run(args: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, OPTIONS, true);
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new SidecarError('LWT_USAGE', `exactly one URL is required\n${USAGE}`);
+  const req = parseRequest(values, positionals[0]!);
+  const snapshot = loadSnapshot(loadOptionsFrom(values));
+
+  const parsed = parseTarget(req.target);
+  if (!parsed.ok) {
+    io.stderr.write(`lwt-sidecar: ${parsed.reason}\n`);
+    printError(io, parsed.status, req, null);
+    return 0;
+  }
+  const res = resolve(snapshot, { ...(req.host !== null ? { host: req.host } : {}), port: req.port, path: parsed.target.path });
+  if (res.status !== 200 || res.filename === null) {
+    if (res.reason) io.stderr.write(`lwt-sidecar: ${res.reason}\n`);
+    printError(io, res.status === 200 ? 404 : res.status, req, res);
+    return 0;
+  }
+  if (res.handler !== 'lwt-wsapi') {
+    io.stderr.write(`lwt-sidecar: ${res.filename} is not handled by lwt-wsapi (handler: ${res.handler ?? 'none'}); Apache would serve it itself\n`);
+    printError(io, 404, req, res);
+    return 0;
+  }
+
+  const env = buildCgiEnv({
+    method: req.method,
+    protocol: 'HTTP/1.1',
+    requestUri: parsed.target.raw,
+    query: parsed.target.query,
+    scriptName: res.scriptName,
+    pathInfo: res.pathInfo,
+    pathTranslated: res.pathTranslated,
+    filename: res.filename,
+    documentRoot: res.documentRoot,
+    contextPrefix: res.contextPrefix,
+    contextDocumentRoot: res.contextDocumentRoot,
+    scheme: 'http',
+    serverName: res.vhost?.serverName ?? req.host ?? 'localhost',
+    serverPort: String(req.port),
+    serverAddr: '127.0.0.1',
+    serverAdmin: res.vhost?.serverAdmin ?? '[no address given]',
+    serverSoftware: 'Apache',
+    serverSignature: '',
+    remoteAddr: CLIENT.ip,
+    remotePort: CLIENT.port,
+    headers: req.headers,
+    envOps: res.env,
+    processEnv: process.env,
+  });
+  const job: LuaJob = {
+    id: 1,
+    filename: res.filename,
+    env,
+    luaPath: res.lua.luaPath,
+    luaCPath: res.lua.luaCPath,
+    memoryLimit: res.lua.memoryLimit,
+    request: {
+      uri: parsed.target.raw,
+      protocol: 'HTTP/1.1',
+      hostname: req.host,
+      path: parsed.target.path,
+      pathInfo: res.pathInfo,
+      args: parsed.target.query,
+      method: req.method,
+      filename: res.filename,
+      localIp: '127.0.0.1',
+      remoteIp: CLIENT.ip,
+      headersIn: mergeHeaders(req.headers),
+    },
+    body: req.body,
+  };
+  let head: { status: number; headers: ReadonlyArray<readonly [string, string]> } | null = null;
+  const chunks: Uint8Array[] = [];
+  const result = runRequest(job, {
+    head: (status, headers) => { head = { status, headers }; },
+    body: (chunk) => { chunks.push(chunk); },
+    log: (level, message) => {
+      if (values.verbose || (level !== 'info' && level !== 'debug')) io.stderr.write(`[lua:${level}] ${message}\n`);
+    },
+  }, { ...DEFAULT_RUNTIME_OPTIONS, logStatistics: values.verbose === true }, new ChunkCache());
+
+  const sent = head as { status: number; headers: ReadonlyArray<readonly [string, string]> } | null;
+  if (!result.ok && sent === null) {
+    printError(io, 500, req, res);
+    return 0;
+  }
+  const body = Buffer.concat(chunks);
+  if (!result.ok) {
+    // Apache appends its error document to output already flushed (mod_lwt.md §3).
+    const page = Buffer.from(errorPage(500, req.method, signature(req, res)), 'latin1');
+    printResponse(io, sent!.status, sent!.headers, Buffer.concat([body, page]));
+    return 0;
+  }
+  printResponse(io, sent!.status, sent!.headers, body);
+  return 0;
+}

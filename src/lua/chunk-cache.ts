@@ -1,0 +1,228 @@
+/**
+ * Compiled-chunk cache shared by all states of a worker (issue 3 §5): a
+ * request pays for creating its state, not for compiling WSAPI and the script
+ * again. Entries are unstripped lua_dump images (module() and setfenv find
+ * `_ENV` by its upvalue name), keyed by file identity (dev+ino) and the chunk
+ * name baked into the image, and valid while mtime, ctime and size match, so
+ * an edited file is recompiled on its next load.
+ *
+ * installCachedLoaders routes `require`'s Lua searcher, `loadfile` and `dofile`
+ * through the cache, resolving relative names against the state's own working
+ * directory (StateContext.cwd), never the process's.
+ */
+
+import * as fs from 'node:fs';
+import { lua, lauxlib, toLuaString, toJsString, type LuaState } from './fengari';
+import { resolveScriptPath, type StateContext } from './context';
+
+interface Entry {
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly size: number;
+  readonly image: Uint8Array;
+}
+
+export interface ChunkCacheOptions {
+  /** Most images kept; the least recently used goes first. */
+  readonly maxEntries?: number;
+}
+
+export interface ChunkCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+}
+
+/** strerror() texts for the errors a loader meets, as C Lua printed them. */
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+};
+
+function strerror(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return STRERROR[code] ?? (err instanceof Error ? err.message : String(err));
+}
+
+/** luaL_loadfilex skips a first line starting with '#' (and a UTF-8 BOM), keeping the line count. */
+function sourceText(bytes: Uint8Array): Uint8Array {
+  let s = bytes;
+  if (s.length >= 3 && s[0] === 0xef && s[1] === 0xbb && s[2] === 0xbf) s = s.subarray(3);
+  if (s[0] === 35 /* # */) {
+    let i = 0;
+    while (i < s.length && s[i] !== 10) i++;
+    s = s.subarray(i);
+  }
+  return s;
+}
+
+export class ChunkCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  readonly stats: ChunkCacheStats = { hits: 0, misses: 0, entries: 0 };
+
+  constructor(options: ChunkCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 2000;
+  }
+
+  /**
+   * lua_load of `filename` (absolute, or relative to the process cwd) with
+   * `chunkname` (default `@filename`). Pushes the function and returns
+   * LUA_OK, or pushes the message and returns LUA_ERRSYNTAX / LUA_ERRFILE,
+   * as luaL_loadfilex does.
+   */
+  load(L: LuaState, filename: string, chunkname?: string): number {
+    const name = chunkname ?? '@' + filename;
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(filename);
+    } catch (err) {
+      return this.fileError(L, 'open', name, err);
+    }
+    const key = `${st.dev}:${st.ino}:${name}`;
+    const hit = this.entries.get(key);
+    if (hit !== undefined && hit.mtimeMs === st.mtimeMs && hit.ctimeMs === st.ctimeMs && hit.size === st.size) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      this.stats.hits++;
+      return lauxlib.luaL_loadbufferx(L, hit.image, hit.image.length, toLuaString(name), toLuaString('b', true));
+    }
+    let bytes: Uint8Array;
+    try {
+      if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
+      bytes = fs.readFileSync(filename);
+    } catch (err) {
+      return this.fileError(L, 'read', name, err);
+    }
+    this.stats.misses++;
+    const status = lauxlib.luaL_loadbufferx(L, sourceText(bytes), 0, toLuaString(name), null);
+    if (status !== lua.LUA_OK) return status;
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    lua.lua_dump(L, (_L: LuaState, b: Uint8Array, size: number) => {
+      parts.push(b.slice(0, size));
+      total += size;
+      return 0;
+    }, null, 0);
+    const image = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) {
+      image.set(p, off);
+      off += p.length;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, image });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.stats.entries = this.entries.size;
+    return status;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.stats.entries = 0;
+  }
+
+  private fileError(L: LuaState, what: string, chunkname: string, err: unknown): number {
+    const shown = chunkname.startsWith('@') || chunkname.startsWith('=') ? chunkname.slice(1) : chunkname;
+    lua.lua_pushstring(L, toLuaString(`cannot ${what} ${shown}: ${strerror(err)}`));
+    return lua.LUA_ERRFILE;
+  }
+}
+
+function isReadableFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * package.searchpath over a `;`-separated template list, with relative
+ * templates (`./?.lua`) resolved against the state's cwd. Returns the file or
+ * the "\n\tno file '...'" list that require reports.
+ */
+export function searchPath(ctx: StateContext, name: string, path: string): { file: string | null; tried: string } {
+  const base = name.replace(/\./g, '/');
+  let tried = '';
+  for (const template of path.split(';')) {
+    if (template === '') continue;
+    const candidate = template.split('?').join(base);
+    if (isReadableFile(resolveScriptPath(ctx, candidate))) return { file: candidate, tried };
+    tried += `\n\tno file '${candidate}'`;
+  }
+  return { file: null, tried };
+}
+
+function packageField(L: LuaState, field: string): string | null {
+  lua.lua_getglobal(L, toLuaString('package', true));
+  let v: string | null = null;
+  if (lua.lua_type(L, -1) === lua.LUA_TTABLE) {
+    if (lua.lua_getfield(L, -1, toLuaString(field, true)) === lua.LUA_TSTRING) v = toJsString(lua.lua_tolstring(L, -1));
+    lua.lua_pop(L, 1);
+  }
+  lua.lua_pop(L, 1);
+  return v;
+}
+
+/** Install require's Lua-file searcher, loadfile and dofile, all through `cache` and `ctx.cwd`. */
+export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateContext): void {
+  const loadAt = (file: string): number => cache.load(L, resolveScriptPath(ctx, file), '@' + file);
+
+  const searcherLua = (L: LuaState): number => {
+    const name = toJsString(lauxlib.luaL_checkstring(L, 1));
+    const path = packageField(L, 'path');
+    if (path === null) return lauxlib.luaL_error(L, toLuaString("'package.path' must be a string"));
+    const found = searchPath(ctx, name, path);
+    if (found.file === null) {
+      lua.lua_pushstring(L, toLuaString(found.tried));
+      return 1;
+    }
+    if (loadAt(found.file) !== lua.LUA_OK) {
+      const msg = toJsString(lua.lua_tolstring(L, -1));
+      return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${msg}`));
+    }
+    lua.lua_pushstring(L, toLuaString(found.file));
+    return 2;
+  };
+
+  const loadfile = (L: LuaState): number => {
+    const file = lauxlib.luaL_optstring(L, 1, null);
+    if (file === null) return lauxlib.luaL_error(L, toLuaString('loadfile from stdin is not available in the sidecar'));
+    const envIdx = lua.lua_isnone(L, 3) ? 0 : 3;
+    if (loadAt(toJsString(file)) !== lua.LUA_OK) {
+      lua.lua_pushnil(L);
+      lua.lua_insert(L, -2);
+      return 2;
+    }
+    if (envIdx !== 0) {
+      lua.lua_pushvalue(L, envIdx);
+      if (!lua.lua_setupvalue(L, -2, 1)) lua.lua_pop(L, 1);
+    }
+    return 1;
+  };
+
+  const dofile = (L: LuaState): number => {
+    const file = lauxlib.luaL_optstring(L, 1, null);
+    if (file === null) return lauxlib.luaL_error(L, toLuaString('dofile from stdin is not available in the sidecar'));
+    lua.lua_settop(L, 1);
+    if (loadAt(toJsString(file)) !== lua.LUA_OK) return lua.lua_error(L);
+    lua.lua_callk(L, 0, lua.LUA_MULTRET, 0, (L: LuaState) => lua.lua_gettop(L) - 1);
+    return lua.lua_gettop(L) - 1;
+  };
+
+  lua.lua_pushcfunction(L, loadfile);
+  lua.lua_setglobal(L, toLuaString('loadfile', true));
+  lua.lua_pushcfunction(L, dofile);
+  lua.lua_setglobal(L, toLuaString('dofile', true));
+  lua.lua_getglobal(L, toLuaString('package', true));
+  lua.lua_getfield(L, -1, toLuaString('searchers', true));
+  lua.lua_pushcfunction(L, searcherLua);
+  lua.lua_rawseti(L, -2, 2);
+  lua.lua_pop(L, 2);
+}
+

@@ -1,0 +1,291 @@
+/**
+ * `httpd.core`, the C library of mod_lwt (mod_lwt.md §4, §5.1), in TypeScript:
+ * APR-table userdata, the read-only `request` userdata, status/type/headers,
+ * the escapers, deferred functions, logging, stat and time.
+ */
+
+import { lua, lauxlib, toLuaString } from './fengari';
+import type { LogLevel } from './types';
+import type { AprTable, RequestRecord } from './state';
+
+const APR_META = 'httpd.apr_table';
+const REQUEST_META = 'httpd.request';
+
+type LuaState = unknown;
+type JsFn = (L: LuaState) => number;
+
+let serial = 0;
+/** An address-like tag for `tostring`, as `%p` printed one in mod_lwt. */
+function fakePointer(): string {
+  serial = (serial + 0x28) % 0x7fffffff;
+  return `0x${(0x55d0c0de0000 + serial).toString(16)}`;
+}
+
+function pushBytes(L: LuaState, bytes: number[]): void {
+  lua.lua_pushstring(L, Uint8Array.from(bytes));
+}
+
+/** C strings: the escapers stop at the first NUL, as mod_lwt's did. */
+function cString(L: LuaState, arg: number): Uint8Array {
+  const s: Uint8Array = lauxlib.luaL_checkstring(L, arg);
+  const nul = s.indexOf(0);
+  return nul < 0 ? s : s.subarray(0, nul);
+}
+
+function checkString(L: LuaState, arg: number): string {
+  return Buffer.from(lauxlib.luaL_checkstring(L, arg)).toString('latin1');
+}
+
+function toKey(L: LuaState, arg: number): string {
+  const t = lua.lua_type(L, arg);
+  if (t !== lua.LUA_TSTRING && t !== lua.LUA_TNUMBER) lauxlib.luaL_checkstring(L, arg);
+  return Buffer.from(lua.lua_tolstring(L, arg)).toString('latin1');
+}
+
+function pushLatin1(L: LuaState, s: string | null | undefined): void {
+  if (s === null || s === undefined) lua.lua_pushnil(L);
+  else lua.lua_pushstring(L, Buffer.from(s, 'latin1'));
+}
+
+/** Push a new userdata wrapper around `t` (mod_lwt: a new wrapper per access, no __eq). */
+export function pushAprTable(L: LuaState, t: AprTable): void {
+  const ud = lua.lua_newuserdata(L, 0);
+  ud.table = t;
+  ud.tag = fakePointer();
+  lauxlib.luaL_setmetatable(L, toLuaString(APR_META));
+}
+
+function checkAprTable(L: LuaState, arg: number): AprTable {
+  return lauxlib.luaL_checkudata(L, arg, toLuaString(APR_META)).table as AprTable;
+}
+
+function aprIterator(L: LuaState): number {
+  const t = checkAprTable(L, 1);
+  let i = 0;
+  lua.lua_pushcfunction(L, (L2: LuaState) => {
+    const e = t.entries[i++];
+    if (e === undefined) {
+      lua.lua_pushnil(L2);
+      return 1;
+    }
+    pushLatin1(L2, e[0]);
+    pushLatin1(L2, e[1]);
+    return 2;
+  });
+  lua.lua_pushvalue(L, 1);
+  return 2;
+}
+
+function openAprMeta(L: LuaState): void {
+  lauxlib.luaL_newmetatable(L, toLuaString(APR_META));
+  const meta: Record<string, JsFn> = {
+    __index: (L) => {
+      pushLatin1(L, checkAprTable(L, 1).get(toKey(L, 2)));
+      return 1;
+    },
+    __newindex: (L) => {
+      const t = checkAprTable(L, 1);
+      const key = toKey(L, 2);
+      if (lua.lua_isnil(L, 3)) t.unset(key);
+      else t.set(key, checkString(L, 3));
+      return 0;
+    },
+    __tostring: (L) => {
+      lua.lua_pushstring(L, toLuaString(`APR table (${lauxlib.luaL_checkudata(L, 1, toLuaString(APR_META)).tag})`));
+      return 1;
+    },
+    __pairs: aprIterator,
+  };
+  setFuncs(L, meta);
+  lua.lua_pop(L, 1);
+}
+
+function setFuncs(L: LuaState, fns: Record<string, JsFn>): void {
+  for (const [name, fn] of Object.entries(fns)) {
+    lua.lua_pushcfunction(L, fn);
+    lua.lua_setfield(L, -2, toLuaString(name));
+  }
+}
+
+function needRequest(L: LuaState, rec: RequestRecord): void {
+  if (!rec.registered) lauxlib.luaL_error(L, toLuaString('no request record'));
+}
+
+/** The fields of the `request` userdata (mod_lwt.md §4): each read recomputes. */
+function pushRequestField(L: LuaState, rec: RequestRecord, key: string): void {
+  const r = rec.job.request;
+  switch (key) {
+    case 'uri': return pushLatin1(L, r.uri);
+    case 'protocol': return pushLatin1(L, r.protocol);
+    case 'hostname': return pushLatin1(L, r.hostname);
+    case 'path': return pushLatin1(L, r.path);
+    case 'path_info': return pushLatin1(L, r.pathInfo);
+    case 'args': return pushLatin1(L, r.args);
+    case 'method': return pushLatin1(L, r.method);
+    case 'status': return lua.lua_pushinteger(L, rec.status);
+    case 'env': return pushAprTable(L, rec.env());
+    case 'headers_in': return pushAprTable(L, rec.headersIn);
+    case 'headers_out': return pushAprTable(L, rec.headersOut);
+    case 'err_headers_out': return pushAprTable(L, rec.errHeadersOut);
+    case 'filename': return pushLatin1(L, r.filename);
+    case 'filedir': return pushLatin1(L, r.filename.slice(0, r.filename.lastIndexOf('/') + 1));
+    case 'user': return pushLatin1(L, rec.job.env.REMOTE_USER);
+    case 'auth_type': return pushLatin1(L, rec.job.env.AUTH_TYPE);
+    case 'local_ip': return pushLatin1(L, r.localIp);
+    case 'remote_ip':
+    case 'useragent_ip': return pushLatin1(L, r.remoteIp);
+    default: return lua.lua_pushnil(L);
+  }
+}
+
+/** Push the `request` userdata and register it: request-bound functions work from now on (mod_lwt.md §3 step 15). */
+export function pushRequest(L: LuaState, rec: RequestRecord): void {
+  const ud = lua.lua_newuserdata(L, 0);
+  ud.tag = fakePointer();
+  if (lauxlib.luaL_newmetatable(L, toLuaString(REQUEST_META))) {
+    setFuncs(L, {
+      __index: (L) => {
+        pushRequestField(L, rec, toKey(L, 2));
+        return 1;
+      },
+      __tostring: (L) => {
+        lua.lua_pushstring(L, toLuaString(`request (${lua.lua_touserdata(L, 1).tag})`));
+        return 1;
+      },
+    });
+  }
+  lua.lua_setmetatable(L, -2);
+  rec.registered = true;
+}
+
+const URI_SAFE = /[A-Za-z0-9\-._~]/;
+const HEX = '0123456789ABCDEF';
+
+function escapeUri(L: LuaState): number {
+  const out: number[] = [];
+  for (const b of cString(L, 1)) {
+    if (b < 0x80 && URI_SAFE.test(String.fromCharCode(b))) out.push(b);
+    else out.push(0x25, HEX.charCodeAt(b >> 4), HEX.charCodeAt(b & 15));
+  }
+  pushBytes(L, out);
+  return 1;
+}
+
+const XML_ESCAPES: Record<number, string> = { 0x26: '&amp;', 0x3c: '&lt;', 0x3e: '&gt;', 0x22: '&quot;' };
+const JS_ESCAPES: Record<number, string> = {
+  0x08: '\\b', 0x09: '\\t', 0x0a: '\\n', 0x0b: '\\v', 0x0c: '\\f', 0x0d: '\\r',
+  0x22: '\\"', 0x27: "\\'", 0x5c: '\\\\',
+};
+
+function escaper(table: Record<number, string>): JsFn {
+  return (L) => {
+    const out: number[] = [];
+    for (const b of cString(L, 1)) {
+      const rep = table[b];
+      if (rep === undefined) out.push(b);
+      else for (let i = 0; i < rep.length; i++) out.push(rep.charCodeAt(i));
+    }
+    pushBytes(L, out);
+    return 1;
+  };
+}
+
+function logger(rec: RequestRecord, level: LogLevel): JsFn {
+  return (L) => {
+    rec.log(level, checkString(L, 1));
+    return 0;
+  };
+}
+
+/** httpd.core.time: timegm() of a broken-down UTC time; every field is required. */
+function coreTime(L: LuaState): number {
+  lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
+  const v: number[] = [];
+  for (const f of ['year', 'month', 'day', 'hour', 'min', 'sec']) {
+    lua.lua_getfield(L, 1, toLuaString(f));
+    if (!lua.lua_isnumber(L, -1)) lauxlib.luaL_error(L, toLuaString(`field '${f}' missing`));
+    v.push(Math.trunc(lua.lua_tonumber(L, -1)));
+    lua.lua_pop(L, 1);
+  }
+  const ms = Date.UTC(v[0]!, v[1]! - 1, v[2]!, v[3]!, v[4]!, v[5]!);
+  if (Number.isNaN(ms)) lua.lua_pushnil(L);
+  else lua.lua_pushnumber(L, Math.floor(ms / 1000));
+  return 1;
+}
+
+/**
+ * Open `httpd.core` as mod_lwt's Lua 5.1 build registered it: in
+ * package.loaded["httpd.core"] and as the field `core` of a global `httpd`.
+ */
+export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: { input: (L: LuaState) => void; output: (L: LuaState) => void }): void {
+  openAprMeta(L);
+  lua.lua_createtable(L, 0, 20);
+  setFuncs(L, {
+    pairs: aprIterator,
+    set_abort: (L) => {
+      needRequest(L, rec);
+      rec.abort = lua.lua_toboolean(L, 1);
+      return 0;
+    },
+    set_status: (L) => {
+      const n = Math.trunc(lauxlib.luaL_checknumber(L, 1));
+      needRequest(L, rec);
+      if (!(n >= 100 && n <= 599)) lauxlib.luaL_error(L, toLuaString(`invalid status (expected [100,599], got ${n})`));
+      rec.status = n;
+      return 0;
+    },
+    set_content_type: (L) => {
+      const s = checkString(L, 1);
+      needRequest(L, rec);
+      rec.contentType = s;
+      return 0;
+    },
+    add_header: (L) => {
+      const name = checkString(L, 1);
+      const value = checkString(L, 2);
+      needRequest(L, rec);
+      (lua.lua_toboolean(L, 3) ? rec.errHeadersOut : rec.headersOut).add(name, value);
+      return 0;
+    },
+    escape_uri: escapeUri,
+    escape_xml: escaper(XML_ESCAPES),
+    escape_js: escaper(JS_ESCAPES),
+    defer: (L) => {
+      lauxlib.luaL_checktype(L, 1, lua.LUA_TFUNCTION);
+      const onError = lua.lua_toboolean(L, 2);
+      lua.lua_pushvalue(L, 1);
+      (onError ? rec.deferredOnError : rec.deferred).push(lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX));
+      return 0;
+    },
+    debug: logger(rec, 'debug'),
+    notice: logger(rec, 'notice'),
+    err: logger(rec, 'error'),
+    stat: (L) => {
+      needRequest(L, rec);
+      const s = rec.stat();
+      lua.lua_createtable(L, 0, 3);
+      lua.lua_pushnumber(L, s.realtime);
+      lua.lua_setfield(L, -2, toLuaString('realtime'));
+      lua.lua_pushnumber(L, s.cputime);
+      lua.lua_setfield(L, -2, toLuaString('cputime'));
+      lua.lua_pushinteger(L, s.memory);
+      lua.lua_setfield(L, -2, toLuaString('memory'));
+      return 1;
+    },
+    time: coreTime,
+  });
+  handles.input(L);
+  lua.lua_setfield(L, -2, toLuaString('input'));
+  handles.output(L);
+  lua.lua_setfield(L, -2, toLuaString('output'));
+
+  lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, toLuaString('httpd.core'));
+  lua.lua_pop(L, 1);
+  lua.lua_createtable(L, 0, 32);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, toLuaString('core'));
+  lua.lua_setglobal(L, toLuaString('httpd'));
+  lua.lua_pop(L, 1);
+}

@@ -1,0 +1,253 @@
+/**
+ * Lua's io library for fengari, over node:fs with the state's own working
+ * directory (issue 3 item 4): fengari 0.1.5 ships a stub without io.open,
+ * io.read, io.lines or file:read/lines/seek/setvbuf. Behaviour and messages
+ * follow C Lua 5.1's liolib (the oracle for mod_lwt scripts), with Lua 5.3's
+ * additions (formats without '*', "L", io.lines formats, write returning the file).
+ * The standard files never reach the sidecar's own stdio (mod_lwt.md §5.4):
+ * stdout goes to a caller's sink or the log at debug level, stderr to the error log.
+ */
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { StateContext } from './context';
+import { FileStream, statePath, type StreamCallbacks } from './luafile';
+import { osError, toOsError } from './oserror';
+import {
+  addFileMethods,
+  auxClose,
+  auxLines,
+  writeArgs,
+  checkFile,
+  fileResult,
+  newFile,
+  pushFileResultOk,
+  readFormats,
+  setState,
+  type IoState,
+  lua,
+  lauxlib,
+  to_luastring,
+} from './iofile';
+import type { LuaState } from './fengari';
+
+export type { StreamCallbacks, BufferMode } from './luafile';
+export { closeIo, pushStreamFile, writeStdout } from './iofile';
+
+export interface IoOptions {
+  /** Receives io.stdout / io.write bytes; default: the log at debug level, one message per line. */
+  stdout?: (bytes: Uint8Array) => void;
+  /** What io.stdin / io.read read; default: nothing. */
+  stdin?: Uint8Array;
+}
+
+const IO_INPUT = to_luastring('_IO_input');
+const IO_OUTPUT = to_luastring('_IO_output');
+
+/** Replace the state's `io` (global and package.loaded) with the full library. */
+export function openIo(L: LuaState, ctx: StateContext, opts: IoOptions = {}): void {
+  const state: IoState = { ctx, open: new Set(), cleanups: [], stdout: null };
+  setState(L, state);
+  addFileMethods(L);
+
+  lua.lua_createtable(L, 0, 16);
+  lua.lua_pushlightuserdata(L, state);
+  lauxlib.luaL_setfuncs(L, iolib, 1);
+
+  const stdin = opts.stdin ?? new Uint8Array(0);
+  let stdinDone = false;
+  pushStd(L, state, { read: () => (stdinDone ? null : ((stdinDone = true), stdin)) }, IO_INPUT, 'stdin');
+  const out = opts.stdout ?? lineLogger(state, 'debug');
+  pushStd(L, state, { write: out }, IO_OUTPUT, 'stdout');
+  pushStd(L, state, { write: lineLogger(state, 'error') }, null, 'stderr');
+
+  lua.lua_pushvalue(L, -1);
+  lua.lua_setglobal(L, to_luastring('io'));
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, to_luastring('io'));
+  lua.lua_pop(L, 2);
+}
+
+function pushStd(L: LuaState, state: IoState, cb: StreamCallbacks, regKey: Uint8Array | null, field: string): void {
+  const stream = FileStream.fromCallbacks(cb);
+  stream.noClose = true;
+  if (field === 'stdout') state.stdout = stream;
+  newFile(L, state, stream);
+  if (regKey !== null) {
+    lua.lua_pushvalue(L, -1);
+    lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, regKey);
+  }
+  lua.lua_setfield(L, -2, to_luastring(field));
+}
+
+/** Under Apache a worker's stdout/stderr were not the response; the error log took stderr line by line. */
+function lineLogger(state: IoState, level: 'debug' | 'error'): (bytes: Uint8Array) => void {
+  // Bytes are kept until a newline so a UTF-8 sequence split across writes stays whole.
+  let partial = Buffer.alloc(0);
+  state.cleanups.push(() => {
+    if (partial.length > 0) state.ctx.log(level, partial.toString('utf8'));
+    partial = Buffer.alloc(0);
+  });
+  return (bytes) => {
+    let data = Buffer.concat([partial, bytes]);
+    for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10)) {
+      state.ctx.log(level, data.subarray(0, nl).toString('utf8'));
+      data = data.subarray(nl + 1);
+    }
+    partial = Buffer.from(data);
+  };
+}
+
+function upState(L: LuaState): IoState {
+  return lua.lua_touserdata(L, lua.lua_upvalueindex(1)) as IoState;
+}
+
+/** fopen(3)'s mode rules as glibc applies them: r/w/a first, then '+' and glibc's 'x' (O_EXCL) among the next characters, others ignored. */
+function openStream(ctx: StateContext, name: Uint8Array, mode: string): FileStream {
+  const kind = mode[0];
+  if (kind !== 'r' && kind !== 'w' && kind !== 'a') throw osError('EINVAL');
+  const rest = mode.slice(1, 7);
+  const plus = rest.includes('+');
+  const excl = kind !== 'r' && rest.includes('x') ? 'x' : '';
+  const fd = fs.openSync(statePath(ctx, name), `${kind}${excl}${plus ? '+' : ''}`, 0o666);
+  return FileStream.fromFd({
+    fd,
+    readable: kind === 'r' || plus,
+    writable: kind !== 'r' || plus,
+    append: kind === 'a',
+  });
+}
+
+/** Open for io.input/io.output/io.lines; failing is C Lua's fileerror, an argument error "name: strerror". */
+function openOrArgError(L: LuaState, name: Uint8Array, mode: string): FileStream {
+  try {
+    return openStream(upState(L).ctx, name, mode);
+  } catch (e) {
+    const msg = Buffer.concat([name, Buffer.from(`: ${toOsError(e).message}`)]);
+    return lauxlib.luaL_argerror(L, 1, msg) as never;
+  }
+}
+
+function io_open(L: LuaState): number {
+  const state = upState(L);
+  const name: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+  const mode = Buffer.from(lauxlib.luaL_optstring(L, 2, to_luastring('r'))).toString('latin1');
+  let stream: FileStream;
+  try {
+    stream = openStream(state.ctx, name, mode);
+  } catch (e) {
+    return fileResult(L, e, name);
+  }
+  newFile(L, state, stream);
+  return 1;
+}
+
+function getIoFile(L: LuaState, key: Uint8Array): FileStream {
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, key);
+  const box = lua.lua_touserdata(L, -1) as { stream: FileStream };
+  if (box.stream.closed) {
+    lauxlib.luaL_error(L, to_luastring('standard %s file is closed'), key.subarray(4));
+  }
+  return box.stream;
+}
+
+function g_iofile(L: LuaState, key: Uint8Array, mode: string): number {
+  if (!lua.lua_isnoneornil(L, 1)) {
+    const name: Uint8Array | null = lua.lua_tostring(L, 1);
+    if (name !== null) {
+      newFile(L, upState(L), openOrArgError(L, name, mode));
+    } else {
+      checkFile(L, 1);
+      lua.lua_pushvalue(L, 1);
+    }
+    lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, key);
+  }
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, key);
+  return 1;
+}
+
+function io_lines(L: LuaState): number {
+  if (lua.lua_isnoneornil(L, 1)) {
+    if (lua.lua_gettop(L) === 0) lua.lua_pushnil(L);
+    lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, IO_INPUT);
+    lua.lua_replace(L, 1);
+    checkFile(L, 1);
+    return auxLines(L, false);
+  }
+  const name: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+  newFile(L, upState(L), openOrArgError(L, name, 'r'));
+  lua.lua_replace(L, 1);
+  return auxLines(L, true);
+}
+
+function io_read(L: LuaState): number {
+  return readFormats(L, getIoFile(L, IO_INPUT), 1);
+}
+
+function io_write(L: LuaState): number {
+  return writeArgs(L, getIoFile(L, IO_OUTPUT), 1);
+}
+
+function io_close(L: LuaState): number {
+  if (lua.lua_isnone(L, 1)) lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, IO_OUTPUT);
+  checkFile(L, 1);
+  return auxClose(L);
+}
+
+function io_flush(L: LuaState): number {
+  const stream = getIoFile(L, IO_OUTPUT);
+  try {
+    stream.flush();
+  } catch (e) {
+    return fileResult(L, e, null);
+  }
+  return pushFileResultOk(L);
+}
+
+function io_type(L: LuaState): number {
+  lauxlib.luaL_checkany(L, 1);
+  const box = lauxlib.luaL_testudata(L, 1, lauxlib.LUA_FILEHANDLE) as { stream: FileStream } | null;
+  if (box === null) lua.lua_pushnil(L);
+  else lua.lua_pushliteral(L, box.stream.closed ? 'closed file' : 'file');
+  return 1;
+}
+
+/** tmpfile(3): an anonymous read-write file, unlinked at once. */
+function io_tmpfile(L: LuaState): number {
+  const state = upState(L);
+  let stream: FileStream;
+  try {
+    const name = path.join(os.tmpdir(), `lua_${process.pid}_${Math.random().toString(36).slice(2)}`);
+    const fd = fs.openSync(name, 'wx+', 0o600);
+    fs.unlinkSync(name);
+    stream = FileStream.fromFd({ fd, readable: true, writable: true, append: false });
+  } catch (e) {
+    return fileResult(L, e, null);
+  }
+  newFile(L, state, stream);
+  return 1;
+}
+
+function io_popen(L: LuaState): number {
+  lauxlib.luaL_checkstring(L, 1);
+  lua.lua_pushnil(L);
+  lua.lua_pushliteral(L, "'popen' not supported: the sidecar runs no shell commands");
+  lua.lua_pushinteger(L, 38);
+  return 3;
+}
+
+const iolib: Record<string, (L: LuaState) => number> = {
+  close: io_close,
+  flush: io_flush,
+  input: (L) => g_iofile(L, IO_INPUT, 'r'),
+  lines: io_lines,
+  open: io_open,
+  output: (L) => g_iofile(L, IO_OUTPUT, 'w'),
+  popen: io_popen,
+  read: io_read,
+  tmpfile: io_tmpfile,
+  type: io_type,
+  write: io_write,
+};

@@ -1,0 +1,227 @@
+/**
+ * One new fengari state per request, opened in mod_lwt's order (mod_lwt.md §3
+ * steps 8-10): standard libraries, then the sidecar's replacements for what
+ * fengari lacks or must not expose, then `httpd.core`, then package.path/cpath.
+ */
+
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { lua, lauxlib, lualib, toLuaString } from './fengari';
+import { openCompat } from './compat';
+import { installSandbox } from './sandbox';
+import { installCachedLoaders, type ChunkCache } from './chunk-cache';
+import { openIo, pushStreamFile } from './iolib';
+import { openLfs } from './lfs';
+import { openHttpdCore } from './httpd-core';
+import type { StateContext } from './context';
+import type { StreamCallbacks } from './luafile';
+import type { LogLevel, LuaJob, RuntimeOptions } from './types';
+
+type LuaState = unknown;
+
+/** Lua 5.1's defaults as Debian's lua5.1 reports them: where a mod_lwt site's libraries live. */
+export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
+  defaultPath: './?.lua;/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;'
+    + '/usr/local/lib/lua/5.1/?.lua;/usr/local/lib/lua/5.1/?/init.lua;'
+    + '/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua',
+  defaultCPath: './?.so;/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;'
+    + '/usr/lib/lua/5.1/?.so;/usr/local/lib/lua/5.1/loadall.so',
+  cpuLimitMs: 30_000,
+  chunkCache: true,
+  logStatistics: false,
+});
+
+/** The Lua side shipped with the sidecar (dist/src/lua → lua/, or src/lua → lua/). */
+export const LUA_DIR = [path.resolve(__dirname, '..', '..', '..', 'lua'), path.resolve(__dirname, '..', '..', 'lua')]
+  .find((d) => require('node:fs').existsSync(path.join(d, 'httpd.lua'))) ?? path.resolve(__dirname, '..', '..', 'lua');
+
+/** An APR table: case-insensitive keys, insertion order, duplicates kept (mod_lwt.md §4.1). */
+export class AprTable {
+  readonly entries: Array<[string, string]> = [];
+
+  constructor(init?: Iterable<readonly [string, string]>) {
+    if (init) for (const [k, v] of init) this.entries.push([k, v]);
+  }
+
+  get(key: string): string | undefined {
+    const k = key.toLowerCase();
+    return this.entries.find((e) => e[0].toLowerCase() === k)?.[1];
+  }
+
+  /** apr_table_set: the first entry keeps its place and name, later duplicates go. */
+  set(key: string, value: string): void {
+    const k = key.toLowerCase();
+    const i = this.entries.findIndex((e) => e[0].toLowerCase() === k);
+    if (i < 0) {
+      this.entries.push([key, value]);
+      return;
+    }
+    this.entries[i]![1] = value;
+    for (let j = this.entries.length - 1; j > i; j--) if (this.entries[j]![0].toLowerCase() === k) this.entries.splice(j, 1);
+  }
+
+  unset(key: string): void {
+    const k = key.toLowerCase();
+    for (let j = this.entries.length - 1; j >= 0; j--) if (this.entries[j]![0].toLowerCase() === k) this.entries.splice(j, 1);
+  }
+
+  add(key: string, value: string): void {
+    this.entries.push([key, value]);
+  }
+}
+
+/** What mod_lwt kept in request_rec and the Lua registry for one request. */
+export class RequestRecord {
+  status = 200;
+  /** mod_lwt sets text/html before the state exists (mod_lwt.md §2). */
+  contentType = 'text/html';
+  abort = false;
+  registered = false;
+  readonly headersIn: AprTable;
+  readonly headersOut = new AprTable();
+  readonly errHeadersOut = new AprTable();
+  /** Registry references of httpd.defer functions (mod_lwt.md §3.3). */
+  readonly deferred: number[] = [];
+  readonly deferredOnError: number[] = [];
+  /** Where response body bytes go; run.ts points it at the sink. */
+  output: (chunk: Uint8Array) => void = () => undefined;
+  private envTable: AprTable | null = null;
+  private readonly startWall = performance.now();
+  // process.cpuUsage() costs a getrusage per call: read it only when asked for.
+  private readonly startCpu: NodeJS.CpuUsage | null;
+
+  constructor(readonly job: LuaJob, readonly log: (level: LogLevel, message: string) => void, measureCpu = true) {
+    this.headersIn = new AprTable(job.request.headersIn);
+    this.startCpu = measureCpu ? process.cpuUsage() : null;
+  }
+
+  /** request.env: the CGI environment, built on first access as mod_lwt did (mod_lwt.md §7). */
+  env(): AprTable {
+    this.envTable ??= new AprTable(Object.entries(this.job.env));
+    return this.envTable;
+  }
+
+  /**
+   * realtime/cputime in seconds since the record was made (cputime is the
+   * process's, all threads: Node 20 has no per-thread clock; 0 when not
+   * measured); memory: fengari has no allocator hook, so 0.
+   */
+  stat(): { realtime: number; cputime: number; memory: number } {
+    const cpu = this.startCpu ? process.cpuUsage(this.startCpu) : { user: 0, system: 0 };
+    return {
+      realtime: (performance.now() - this.startWall) / 1000,
+      cputime: (cpu.user + cpu.system) / 1e6,
+      memory: 0,
+    };
+  }
+}
+
+export interface RequestState {
+  readonly L: LuaState;
+  readonly record: RequestRecord;
+  readonly ctx: StateContext;
+}
+
+/** mod_lwt.md §1.3: a leading `+` appends to the default; otherwise the value replaces it. */
+export function mergeLuaPath(configured: string | null, dflt: string): string {
+  if (configured === null) return dflt;
+  if (configured.startsWith('+')) return `${dflt};${configured.slice(1)}`;
+  return configured;
+}
+
+function setPackageField(L: LuaState, field: string, value: string): void {
+  lua.lua_getglobal(L, toLuaString('package'));
+  lua.lua_pushstring(L, toLuaString(value));
+  lua.lua_setfield(L, -2, toLuaString(field));
+  lua.lua_pop(L, 1);
+}
+
+/**
+ * package.preload entries for the sidecar's own `httpd` and `httpd.wsapi`:
+ * preload is searched first, so copies of mod_lwt's files on a migrated
+ * server's Lua path never shadow them.
+ */
+function preloadShipped(L: LuaState, cache: ChunkCache): void {
+  lua.lua_getglobal(L, toLuaString('package'));
+  lua.lua_getfield(L, -1, toLuaString('preload'));
+  for (const [name, file] of [['httpd', 'httpd.lua'], ['httpd.wsapi', path.join('httpd', 'wsapi.lua')]] as const) {
+    const filename = path.join(LUA_DIR, file);
+    lua.lua_pushcfunction(L, (L2: LuaState) => {
+      if (cache.load(L2, filename) !== lua.LUA_OK) return lua.lua_error(L2);
+      lua.lua_pushstring(L2, toLuaString(name));
+      lua.lua_call(L2, 1, 1);
+      return 1;
+    });
+    lua.lua_setfield(L, -2, toLuaString(name));
+  }
+  lua.lua_pop(L, 2);
+}
+
+/**
+ * fengari's os.date skips the `!` of a strftime format but still formats in
+ * local time (loslib.js); C Lua formats `!...` in UTC. httpd.date and WSAPI's
+ * cookie expiry dates use it. Shift the time by the zone offset instead.
+ */
+function fixOsDateUtc(L: LuaState): void {
+  lua.lua_getglobal(L, toLuaString('os'));
+  lua.lua_getfield(L, -1, toLuaString('date'));
+  lua.lua_pushcclosure(L, (L2: LuaState) => {
+    const nargs = lua.lua_gettop(L2);
+    const fmt: Uint8Array | null = lua.lua_type(L2, 1) === lua.LUA_TSTRING ? lua.lua_tolstring(L2, 1) : null;
+    lua.lua_pushvalue(L2, lua.lua_upvalueindex(1));
+    if (fmt !== null && fmt[0] === 0x21 && !(fmt[1] === 0x2a && fmt[2] === 0x74)) {
+      const t = lua.lua_isnoneornil(L2, 2) ? Math.floor(Date.now() / 1000) : lauxlib.luaL_checknumber(L2, 2);
+      lua.lua_pushstring(L2, fmt.subarray(1));
+      lua.lua_pushnumber(L2, t + new Date(t * 1000).getTimezoneOffset() * 60);
+      lua.lua_call(L2, 2, 1);
+    } else {
+      for (let i = 1; i <= nargs; i++) lua.lua_pushvalue(L2, i);
+      lua.lua_call(L2, nargs, 1);
+    }
+    return 1;
+  }, 1);
+  lua.lua_setfield(L, -2, toLuaString('date'));
+  lua.lua_pop(L, 1);
+}
+
+/**
+ * httpd.input over the request body. mod_lwt.md §5.4: with no body to read
+ * (ap_should_client_block false) the first read fails with EBADFD.
+ */
+function bodyReader(job: LuaJob): StreamCallbacks {
+  let pos = 0;
+  const hasBody = job.body.length > 0 || job.env.CONTENT_LENGTH !== undefined || job.env.HTTP_TRANSFER_ENCODING !== undefined;
+  return {
+    read: (maxBytes) => {
+      if (!hasBody) throw Object.assign(new Error('File descriptor in bad state'), { code: 'EBADFD' });
+      if (pos >= job.body.length) return null;
+      const chunk = job.body.subarray(pos, pos + maxBytes);
+      pos += chunk.length;
+      return chunk;
+    },
+  };
+}
+
+/** A fresh state for `job`: nothing survives between requests (mod_lwt.md §0). */
+export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): RequestState {
+  const L = lauxlib.luaL_newstate();
+  lualib.luaL_openlibs(L);
+  openCompat(L);
+  // os.getenv sees the request's CGI environment, as a CGI process would.
+  installSandbox(L, ctx, job.env);
+  openIo(L, ctx, {});
+  openLfs(L, ctx);
+  installCachedLoaders(L, cache, ctx);
+  fixOsDateUtc(L);
+
+  const record = new RequestRecord(job, ctx.log, opts.logStatistics !== false);
+  openHttpdCore(L, record, {
+    input: (L2) => pushStreamFile(L2, bodyReader(job)),
+    output: (L2) => pushStreamFile(L2, { write: (bytes) => record.output(bytes) }),
+  });
+
+  setPackageField(L, 'path', mergeLuaPath(job.luaPath, opts.defaultPath));
+  setPackageField(L, 'cpath', mergeLuaPath(job.luaCPath, opts.defaultCPath));
+  preloadShipped(L, cache);
+  return { L, record, ctx };
+}

@@ -1,0 +1,111 @@
+/**
+ * The per-directory record: what each module involved keeps for one section
+ * (or for a server's defaults), and the pairwise merge httpd applies with each
+ * module's merge_dir_config. A module whose directives a section does not use
+ * has no record there and inherits the outer one unchanged, as in
+ * ap_merge_per_dir_configs.
+ */
+
+import type { AccessRule } from './types';
+import { mergeLua, type LuaConf } from './lua-settings';
+
+export interface Origin {
+  readonly file: string;
+  readonly line: number;
+}
+
+export type EnvEntry = { readonly op: 'set'; readonly value: string } | { readonly op: 'pass' };
+
+export interface LegacyConf {
+  readonly order: 'allow,deny' | 'deny,allow' | 'mutual-failure';
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly satisfy: 'all' | 'any' | 'nospec';
+}
+
+export interface DirConf {
+  /** core: SetHandler, lower-cased as core_override_type does; `none` kept (it means "do not override"). */
+  readonly setHandler?: { readonly value: string } & Origin;
+  /** core: AcceptPathInfo. */
+  readonly acceptPathInfo?: 'on' | 'off' | 'default';
+  /** mod_dir: DirectoryIndex (`disabled` clears the list). */
+  readonly directoryIndex?: readonly string[];
+  /** mod_mime: extension (lower case, no dot) → handler, with where it was set. */
+  readonly mimeHandlers?: ReadonlyMap<string, { readonly handler: string } & Origin>;
+  /** mod_mime: RemoveHandler of this section; applied by the merge, never inherited. */
+  readonly removeHandlers?: readonly string[];
+  /** mod_lwt. */
+  readonly lua: LuaConf;
+  /** mod_env: SetEnv/PassEnv by name; UnsetEnv only removes what an outer scope set. */
+  readonly env?: { readonly vars: ReadonlyMap<string, EnvEntry>; readonly unset: readonly string[] };
+  /** mod_authz_core: AuthMerging and this section's Require rules (implicitly <RequireAny>). */
+  readonly authz?: { readonly op: 'unset' | 'off' | 'and' | 'or'; readonly rule: AccessRule | null };
+  /** mod_access_compat: no merge function, so a section that uses it replaces the whole record. */
+  readonly legacy?: LegacyConf;
+}
+
+export const EMPTY_CONF: DirConf = Object.freeze({ lua: Object.freeze({}) });
+
+function mergeMime(base: DirConf, add: DirConf): DirConf['mimeHandlers'] {
+  if (!add.mimeHandlers && !add.removeHandlers) return base.mimeHandlers;
+  const out = new Map(base.mimeHandlers ?? []);
+  for (const [ext, h] of add.mimeHandlers ?? []) out.set(ext, h);
+  // remove_items: RemoveHandler applies after this section's own AddHandlers.
+  for (const ext of add.removeHandlers ?? []) out.delete(ext);
+  return out;
+}
+
+function mergeEnv(base: DirConf, add: DirConf): DirConf['env'] {
+  if (!add.env) return base.env;
+  const vars = new Map(base.env?.vars ?? []);
+  for (const name of add.env.unset) vars.delete(name);
+  for (const [k, v] of add.env.vars) vars.set(k, v);
+  return { vars, unset: [] };
+}
+
+/** merge_authz_core_dir_config: a section with Require replaces the outer rules unless AuthMerging And/Or. */
+function mergeAuthz(base: DirConf, add: DirConf): DirConf['authz'] {
+  const b = base.authz;
+  const a = add.authz;
+  if (!a) return b;
+  if (!b) return a;
+  if (a.op === 'unset' && !a.rule && b.rule) return b;
+  if (a.op === 'off' || a.op === 'unset' || !(b.rule || a.rule)) return a;
+  if (b.rule && a.rule) return { op: a.op, rule: { kind: a.op === 'and' ? 'all-of' : 'any-of', rules: [b.rule, a.rule] } };
+  return { op: a.op, rule: b.rule ?? a.rule };
+}
+
+export function mergeDirConf(base: DirConf, add: DirConf): DirConf {
+  if (add === EMPTY_CONF) return base;
+  if (base === EMPTY_CONF && !add.removeHandlers && !add.env?.unset.length) return add;
+  const out: { -readonly [K in keyof DirConf]: DirConf[K] } = { lua: mergeLua(base.lua, add.lua) };
+  const setHandler = add.setHandler ?? base.setHandler;
+  if (setHandler) out.setHandler = setHandler;
+  const api = add.acceptPathInfo ?? base.acceptPathInfo;
+  if (api) out.acceptPathInfo = api;
+  const di = add.directoryIndex ?? base.directoryIndex;
+  if (di) out.directoryIndex = di;
+  const mime = mergeMime(base, add);
+  if (mime) out.mimeHandlers = mime;
+  const env = mergeEnv(base, add);
+  if (env) out.env = env;
+  const authz = mergeAuthz(base, add);
+  if (authz) out.authz = authz;
+  const legacy = add.legacy ?? base.legacy;
+  if (legacy) out.legacy = legacy;
+  return out;
+}
+
+/**
+ * The access rule of a merged record: mod_access_compat runs as the access
+ * checker and mod_authz_core after it; `Satisfy Any` lets either one admit
+ * the client (ap_process_request_internal).
+ */
+export function accessRuleOf(conf: DirConf): AccessRule | null {
+  const authz = conf.authz?.rule ?? null;
+  const l = conf.legacy;
+  if (!l) return authz;
+  const legacy: AccessRule = { kind: 'legacy', order: l.order, allow: l.allow, deny: l.deny };
+  if (l.satisfy === 'any') return authz === null ? null : { kind: 'any-of', rules: [legacy, authz] };
+  return authz === null ? legacy : { kind: 'all-of', rules: [legacy, authz] };
+}

@@ -1,0 +1,274 @@
+/**
+ * Request → what httpd would do with it, in request.c's order: pick the
+ * server, translate the URL (mod_alias, then DocumentRoot), walk the file
+ * system for the longest existing prefix (the rest is PATH_INFO), merge the
+ * per-directory records (<Directory> by depth, regex directory sections,
+ * <Files>, <Location>), let mod_dir pick a DirectoryIndex, let mod_mime's
+ * AddHandler and then SetHandler choose the handler, and check access.
+ */
+
+import * as fs from 'node:fs';
+import type { Resolution, ResolveRequest, Snapshot } from './types';
+import { checkAccess } from './access';
+import { accessRuleOf, EMPTY_CONF, mergeDirConf, type DirConf, type Origin } from './dir-conf';
+import { luaSettingsOf } from './lua-settings';
+import { modelOf, type SectionModel, type ServerModel } from './model';
+import { selectServer } from './vhosts';
+import type { AliasDef } from './directive-table';
+
+export const LWT_HANDLER = 'lwt-wsapi';
+
+interface Translation {
+  filename: string;
+  contextPrefix: string;
+  contextDocumentRoot: string;
+  script: boolean;
+}
+
+/** mod_alias's alias_matches: a prefix match on path segments, runs of slashes counting as one. */
+function aliasMatches(uri: string, fake: string): number {
+  let u = 0;
+  let f = 0;
+  while (f < fake.length) {
+    if (fake[f] === '/') {
+      if (uri[u] !== '/') return 0;
+      while (fake[f] === '/') f++;
+      while (uri[u] === '/') u++;
+    } else if (uri[u++] !== fake[f++]) {
+      return 0;
+    }
+  }
+  // The fake name must end on a segment boundary of the URL.
+  if (fake.length > 0 && fake[fake.length - 1] !== '/' && u < uri.length && uri[u] !== '/') return 0;
+  return u;
+}
+
+/** ap_pregsub: `$0`…`$9` are the groups, a backslash quotes the next character. */
+function pregsub(template: string, m: RegExpExecArray): string {
+  return template.replace(/\\(.)|\$([0-9])/g, (_, esc: string | undefined, n: string | undefined) => (esc !== undefined ? esc : m[Number(n)] ?? ''));
+}
+
+function tryAlias(a: AliasDef, uri: string): Translation | null {
+  if (a.regex) {
+    a.regex.lastIndex = 0;
+    const m = a.regex.exec(uri);
+    if (!m) return null;
+    return { filename: pregsub(a.real, m), contextPrefix: '', contextDocumentRoot: '', script: a.script };
+  }
+  const l = aliasMatches(uri, a.fake);
+  if (l === 0) return null;
+  return { filename: a.real + uri.slice(l), contextPrefix: a.fake, contextDocumentRoot: a.real, script: a.script };
+}
+
+/** translate_name: aliases in order, else DocumentRoot + URL (core.c avoids a doubled slash). */
+export function translate(server: ServerModel, uri: string): Translation {
+  for (const a of server.aliases) {
+    const t = tryAlias(a, uri);
+    if (t) {
+      if (t.contextDocumentRoot === '') t.contextDocumentRoot = server.documentRoot;
+      return t;
+    }
+  }
+  const root = server.documentRoot;
+  const filename = root.endsWith('/') && uri.startsWith('/') ? root + uri.slice(1) : root + uri;
+  return { filename, contextPrefix: '', contextDocumentRoot: root, script: false };
+}
+
+interface Walk {
+  /** Existing directories from `/` down, each with a trailing slash. */
+  dirs: string[];
+  filename: string;
+  pathInfo: string;
+  kind: 'file' | 'dir' | 'missing' | 'other';
+}
+
+/** ap_directory_walk's stat loop: stop at the first regular file or the first missing segment. */
+function walk(full: string): Walk {
+  const dirs = ['/'];
+  let i = 1;
+  for (;;) {
+    if (i >= full.length) return { dirs, filename: full, pathInfo: '', kind: 'dir' };
+    const j = full.indexOf('/', i);
+    const end = j < 0 ? full.length : j;
+    if (end === i) { i++; continue; }
+    const p = full.slice(0, end);
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    if (!st) return { dirs, filename: p, pathInfo: full.slice(end), kind: 'missing' };
+    if (st.isDirectory()) {
+      dirs.push(p + '/');
+      if (j < 0) return { dirs, filename: p, pathInfo: '', kind: 'dir' };
+      i = end + 1;
+      continue;
+    }
+    return { dirs, filename: p, pathInfo: full.slice(end), kind: st.isFile() ? 'file' : 'other' };
+  }
+}
+
+function dirMatches(s: SectionModel, w: Walk): boolean {
+  if (s.components === 0) return true;
+  const at = w.dirs[s.components - 1];
+  if (at === undefined) return false;
+  return s.glob ? s.glob.test(at) : s.key === at;
+}
+
+function locationMatches(s: SectionModel, uri: string): boolean {
+  if (s.regex) return s.regex.test(uri);
+  if (s.glob) return s.glob.test(uri);
+  const k = s.key;
+  if (!uri.startsWith(k)) return false;
+  return k.endsWith('/') || uri.length === k.length || uri[k.length] === '/';
+}
+
+function fileMatches(s: SectionModel, base: string): boolean {
+  if (s.regex) return s.regex.test(base);
+  if (s.glob) return s.glob.test(base);
+  return s.key === base;
+}
+
+/** The per-directory record for a walked file, merged in httpd's order. */
+export function mergeFor(server: ServerModel, w: Walk, uri: string): DirConf {
+  let conf = server.defaults;
+  const nestedFiles: SectionModel[] = [];
+  for (const s of server.directories) {
+    if (s.regex ? !s.regex.test(w.filename) : !dirMatches(s, w)) continue;
+    conf = mergeDirConf(conf, s.conf);
+    nestedFiles.push(...s.files);
+  }
+  const base = w.filename.slice(w.filename.lastIndexOf('/') + 1);
+  for (const s of [...server.files, ...nestedFiles]) {
+    if (fileMatches(s, base)) conf = mergeDirConf(conf, s.conf);
+  }
+  for (const s of server.locations) {
+    if (locationMatches(s, uri)) conf = mergeDirConf(conf, s.conf);
+  }
+  return conf;
+}
+
+/** mod_mime's find_ct: every extension after the base name counts; the last one with a handler wins. */
+export function mimeHandler(conf: DirConf, filename: string): ({ handler: string } & Origin) | null {
+  const map = conf.mimeHandlers;
+  if (!map || map.size === 0) return null;
+  let fn = filename.slice(filename.lastIndexOf('/') + 1);
+  let start = 0;
+  while (fn[start] === '.') start++;
+  const dot = fn.indexOf('.', start);
+  if (dot < 0) return null;
+  fn = fn.slice(dot + 1);
+  let found: ({ handler: string } & Origin) | null = null;
+  for (const ext of fn.split('.')) {
+    if (ext === '') continue;
+    const h = map.get(ext.toLowerCase());
+    if (h) found = h;
+  }
+  return found;
+}
+
+function handlerOf(conf: DirConf, w: Walk, t: Translation): { handler: string | null; origin: Origin | null } {
+  let handler: string | null = t.script ? 'cgi-script' : null;
+  let origin: Origin | null = null;
+  if (w.kind !== 'dir') {
+    const m = mimeHandler(conf, w.filename);
+    if (m) { handler = m.handler; origin = m; }
+  }
+  // core_override_type runs in fixups, after mod_mime: SetHandler wins unless it says `none`.
+  if (conf.setHandler && conf.setHandler.value !== 'none') {
+    handler = conf.setHandler.value;
+    origin = conf.setHandler;
+  }
+  return { handler, origin };
+}
+
+/** Decode-free normalisation of an already decoded path: one slash per separator, `.`/`..` resolved; null when `..` escapes. */
+export function normalizePath(p: string): string | null {
+  if (!p.startsWith('/') || p.includes('\0')) return null;
+  const out: string[] = [];
+  const parts = p.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const seg = parts[i];
+    const last = i === parts.length - 1;
+    if (seg === '' && !last) continue;
+    if (seg === '.') { if (last) out.push(''); continue; }
+    if (seg === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      if (last) out.push('');
+      continue;
+    }
+    out.push(seg);
+  }
+  return '/' + out.join('/');
+}
+
+const NO_ENV = Object.freeze({ set: Object.freeze([]), unset: Object.freeze([]), pass: Object.freeze([]) });
+
+function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth: number): Resolution {
+  const t = translate(server, uri);
+  const w = walk(t.filename);
+  if (w.kind === 'dir' && uri.endsWith('/') && depth === 0) {
+    const conf = mergeFor(server, w, uri);
+    for (const name of conf.directoryIndex ?? ['index.html']) {
+      const next = name.startsWith('/') ? name : uri + name;
+      // mod_dir takes the first name whose sub-request finds a regular file.
+      const found = walk(translate(server, next).filename);
+      if (found.kind === 'file' && found.pathInfo === '') return resolveIn(server, next, req, depth + 1);
+    }
+  }
+  const conf = mergeFor(server, w, uri);
+  const { handler, origin } = handlerOf(conf, w, t);
+  const pathInfo = w.kind === 'dir' ? '' : w.pathInfo;
+  const scriptName = pathInfo && uri.endsWith(pathInfo) ? uri.slice(0, uri.length - pathInfo.length) : uri;
+  const access = accessRuleOf(conf);
+  const envVars = conf.env?.vars;
+  const env = envVars ? Object.freeze({
+    set: Object.freeze([...envVars].filter(([, v]) => v.op === 'set').map(([k, v]) => Object.freeze([k, (v as { value: string }).value] as const))),
+    unset: Object.freeze([] as string[]),
+    pass: Object.freeze([...envVars].filter(([, v]) => v.op === 'pass').map(([k]) => k)),
+  }) : NO_ENV;
+  let status: Resolution['status'] = 200;
+  let reason: string | null = null;
+  if (handler !== LWT_HANDLER) {
+    status = 404;
+    reason = handler === null ? 'no handler: not an lwt-wsapi request' : `handler is '${handler}', not lwt-wsapi`;
+  } else {
+    const verdict = checkAccess(access, req.clientIp ?? '', req.serverIp);
+    if (verdict === 'denied') { status = 403; reason = 'access denied by the configuration'; }
+    else if (verdict === 'unsupported' && req.unsupportedAccess !== 'allow') { status = 403; reason = 'access depends on a rule the sidecar cannot check'; }
+    else if (w.kind === 'missing') { status = 404; reason = 'file does not exist'; }
+    else if (w.kind === 'other') { status = 404; reason = 'not a regular file'; }
+    else if (w.kind === 'dir') {
+      status = 404;
+      reason = uri.endsWith('/') ? 'directory without a DirectoryIndex file' : 'directory: Apache redirects to add a trailing slash';
+    } else if (pathInfo !== '' && conf.acceptPathInfo === 'off') { status = 404; reason = 'path info refused by AcceptPathInfo Off'; }
+  }
+  return Object.freeze({
+    status, reason,
+    vhost: server.vhost,
+    filename: w.filename,
+    pathInfo,
+    scriptName,
+    handler,
+    lua: luaSettingsOf(conf.lua),
+    env,
+    access,
+    documentRoot: server.documentRoot,
+    contextPrefix: t.contextPrefix,
+    contextDocumentRoot: t.contextDocumentRoot,
+    pathTranslated: pathInfo ? translate(server, pathInfo).filename : '',
+    scope: origin ? { file: origin.file, line: origin.line } : null,
+  });
+}
+
+/** What httpd would do with the request, before running anything (see Resolution). */
+export function resolve(snap: Snapshot, req: ResolveRequest): Resolution {
+  const model = modelOf(snap);
+  const server = selectServer(model.main, model.vhosts, req.host, req.port ?? 80, req.localAddress);
+  const uri = normalizePath(req.path);
+  if (uri === null) {
+    return Object.freeze({
+      status: 404, reason: 'invalid path', vhost: server.vhost, filename: null, pathInfo: '', scriptName: '',
+      handler: null, lua: luaSettingsOf(EMPTY_CONF.lua), env: NO_ENV, access: null, documentRoot: server.documentRoot,
+      contextPrefix: '', contextDocumentRoot: server.documentRoot, pathTranslated: '', scope: null,
+    });
+  }
+  return resolveIn(server, uri, req, 0);
+}

@@ -1,0 +1,135 @@
+/**
+ * Rebuild what Apache received from what mod_proxy forwarded. Measured with
+ * Apache 2.4.71 (apache-proxy.md): mod_proxy *appends* the real peer to
+ * X-Forwarded-For and the client's Host to X-Forwarded-Host, and adds
+ * X-Forwarded-Server; the scheme header is set by the site's RequestHeader.
+ * Only a trusted peer's headers count; from it, the last entries are
+ * Apache's and are removed again, so the script sees what the client sent.
+ */
+
+import { BlockList, isIP } from 'node:net';
+
+export interface ForwardingOptions {
+  /** Peers whose forwarding headers are believed. */
+  readonly trustedProxies: BlockList;
+  /** Lower-case name of the header carrying the scheme (set by the Apache snippet). */
+  readonly schemeHeader: string;
+  /** Lower-case name of the header carrying the client's port (optional in the snippet). */
+  readonly portHeader: string;
+}
+
+export interface ClientView {
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly trusted: boolean;
+  /** REMOTE_ADDR / REMOTE_PORT. */
+  readonly address: string;
+  readonly port: number;
+  readonly scheme: 'http' | 'https';
+  /** The client's Host header, null when absent. */
+  readonly host: string | null;
+  /** Request headers as the client sent them to Apache, in order, duplicates kept. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+}
+
+/** `--trusted-proxy` list: addresses or CIDR ranges; `loopback` for 127.0.0.0/8 and ::1. */
+export function parseTrustedProxies(values: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const raw of values) {
+    const v = raw.trim();
+    if (v === 'loopback') {
+      list.addSubnet('127.0.0.0', 8, 'ipv4');
+      list.addAddress('::1', 'ipv6');
+      continue;
+    }
+    const [addr, bits] = v.split('/');
+    const family = isIP(addr ?? '');
+    if (family === 0 || (bits !== undefined && !/^\d+$/.test(bits))) {
+      throw new Error(`--trusted-proxy must be an IP address, a CIDR range or 'loopback' (got '${raw}')`);
+    }
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(addr!, type);
+    else list.addSubnet(addr!, Number(bits), type);
+  }
+  return list;
+}
+
+/** `::ffff:1.2.3.4` (a v4 peer on a dual-stack socket) is 1.2.3.4, as Apache logs it. */
+export function plainAddress(addr: string): string {
+  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+}
+
+export function isTrusted(list: BlockList, addr: string): boolean {
+  const family = isIP(addr);
+  if (family === 0) return false;
+  return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Split `a, b, c` into the client's part (`a, b`) and Apache's last entry (`c`). */
+export function splitLast(value: string): { before: string | null; last: string } {
+  const i = value.lastIndexOf(',');
+  if (i < 0) return { before: null, last: value.trim() };
+  return { before: value.slice(0, i).trim(), last: value.slice(i + 1).trim() };
+}
+
+/** rawHeaders (name, value, name, value…) → the client's view. */
+export function clientView(
+  rawHeaders: readonly string[], peerAddress: string, peerPort: number, opts: ForwardingOptions,
+): ClientView {
+  const peer = plainAddress(peerAddress);
+  const trusted = isTrusted(opts.trustedProxies, peer);
+  const headers: Array<readonly [string, string]> = [];
+  let host: string | null = null;
+  let xff: string | null = null;
+  let xfh: string | null = null;
+  let scheme: string | null = null;
+  let port: string | null = null;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const key = name.toLowerCase();
+    if (key === 'host' && host === null) host = value;
+    if (trusted) {
+      // Apache merged repeats with ", " before appending (apr_table_mergen): join the same way.
+      if (key === 'x-forwarded-for') { xff = xff === null ? value : `${xff}, ${value}`; continue; }
+      if (key === 'x-forwarded-host') { xfh = xfh === null ? value : `${xfh}, ${value}`; continue; }
+      if (key === 'x-forwarded-server') continue;
+      if (key === opts.schemeHeader) { scheme = value.trim().toLowerCase(); continue; }
+      if (key === opts.portHeader) { port = value.trim(); continue; }
+    }
+    headers.push([name, value]);
+  }
+  let address = peer;
+  let clientPort = peerPort;
+  if (trusted && xff !== null) {
+    const { before, last } = splitLast(xff);
+    if (isIP(last)) address = plainAddress(last);
+    if (before) headers.push(['X-Forwarded-For', before]);
+    clientPort = port !== null && /^\d{1,5}$/.test(port) ? Number(port) : 0;
+  }
+  if (trusted && xfh !== null) {
+    const { before, last } = splitLast(xfh);
+    // mod_proxy's X-Forwarded-Host is the client's Host: right even without ProxyPreserveHost.
+    if (last) {
+      host = last;
+      replaceHost(headers, last);
+    }
+    if (before) headers.push(['X-Forwarded-Host', before]);
+  }
+  return {
+    peerAddress: peer,
+    peerPort,
+    trusted,
+    address,
+    port: clientPort,
+    scheme: scheme === 'https' ? 'https' : 'http',
+    host,
+    headers,
+  };
+}
+
+function replaceHost(headers: Array<readonly [string, string]>, host: string): void {
+  const i = headers.findIndex(([n]) => n.toLowerCase() === 'host');
+  if (i >= 0) headers[i] = [headers[i]![0], host];
+  else headers.unshift(['Host', host]);
+}

@@ -1,0 +1,144 @@
+/**
+ * Watches exactly what a configuration load read: every file of the include
+ * closure, and for each wildcard or directory Include the directory itself, so a
+ * new `sites-enabled/x.conf` that matches the glob is seen and a removed one too.
+ *
+ * We watch the parent directories (depth 0) and filter names ourselves instead
+ * of watching the files: an editor that saves by writing a temp file and
+ * renaming it over the original replaces the inode, and only the directory
+ * watcher sees the new file reliably. Bursts of events (a deploy tool rewriting
+ * a tree, an editor's write + rename + chmod) settle into one callback after
+ * `debounceMs` of quiet.
+ */
+
+import * as path from 'node:path';
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { WatchSet } from '../apache/types';
+import { fnmatch } from '../apache/fnmatch';
+
+export interface WatcherOptions {
+  /** Quiet time after the last event before `onChange` runs. */
+  readonly debounceMs: number;
+  /** Upper bound on how long a continuous stream of events can defer `onChange`. */
+  readonly maxDelayMs: number;
+  /** Called once per settled burst with the absolute paths that changed. */
+  readonly onChange: (changed: readonly string[]) => void;
+  readonly onError: (err: Error) => void;
+}
+
+export interface WatchTargets {
+  readonly files: ReadonlySet<string>;
+  readonly dirs: ReadonlySet<string>;
+  /** Directory → patterns of the Includes that read it by wildcard or whole. */
+  readonly globs: ReadonlyMap<string, readonly string[]>;
+}
+
+/** The directories and name filters that cover a WatchSet. Pure, for tests and /health. */
+export function watchTargets(set: WatchSet): WatchTargets {
+  const files = new Set(set.files.map((f) => path.resolve(f)));
+  const globs = new Map<string, string[]>();
+  for (const g of set.globs) {
+    const dir = path.resolve(g.dir);
+    const list = globs.get(dir) ?? [];
+    list.push(g.pattern);
+    globs.set(dir, list);
+  }
+  const dirs = new Set<string>([...files].map((f) => path.dirname(f)));
+  for (const d of globs.keys()) dirs.add(d);
+  return { files, dirs, globs };
+}
+
+/**
+ * Whether a change at `p` can change what a load reads. Wildcards follow httpd's
+ * apr_fnmatch with APR_FNM_PERIOD. The pattern `*` also stands for a directory
+ * Include, which reads dot files too (process_resource_config_nofnmatch): we
+ * accept every name for it, as a spurious reload is harmless and a missed one not.
+ */
+export function isRelevant(t: WatchTargets, p: string): boolean {
+  if (t.files.has(p)) return true;
+  const patterns = t.globs.get(path.dirname(p));
+  const name = path.basename(p);
+  return patterns !== undefined && patterns.some((pat) => (pat === '*' ? name !== '.' && name !== '..' : fnmatch(pat, name)));
+}
+
+export class ConfigWatcher {
+  private readonly opts: WatcherOptions;
+  private targets: WatchTargets;
+  private readonly fsw: FSWatcher;
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private firstPendingAt = 0;
+  private closing: Promise<void> | null = null;
+  private readonly ready: Promise<void>;
+
+  constructor(set: WatchSet, opts: WatcherOptions) {
+    this.opts = opts;
+    this.targets = watchTargets(set);
+    this.fsw = chokidar.watch([...this.targets.dirs], {
+      ignoreInitial: true,
+      depth: 0,
+      // Only the watched directories themselves and relevant names: chokidar then
+      // keeps per-file watchers for those alone, not for every file in /etc/apache2.
+      ignored: (p: string) => !(this.targets.dirs.has(p) || isRelevant(this.targets, p)),
+    });
+    this.ready = new Promise((resolve) => this.fsw.once('ready', () => resolve()));
+    // addDir/unlinkDir: a directory matching a wildcard in the middle of an Include path.
+    for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) {
+      this.fsw.on(ev, (p: string) => this.event(path.resolve(p)));
+    }
+    this.fsw.on('error', (err: unknown) => this.opts.onError(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** Resolves when the initial scan is done and changes from now on are seen. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** The directories currently watched, sorted. */
+  directories(): string[] {
+    return [...this.targets.dirs].sort();
+  }
+
+  /** Follow a new load's closure: new Includes are watched, dropped ones let go. */
+  retarget(set: WatchSet): void {
+    if (this.closing) return;
+    const next = watchTargets(set);
+    const prev = this.targets;
+    this.targets = next;
+    const gone = [...prev.dirs].filter((d) => !next.dirs.has(d));
+    if (gone.length > 0) this.fsw.unwatch(gone);
+    const added = [...next.dirs].filter((d) => !prev.dirs.has(d));
+    // A file newly included from a directory already watched had been filtered
+    // out, so chokidar holds no watcher for it: add it by name.
+    const newFiles = [...next.files].filter((f) => !prev.files.has(f) && prev.dirs.has(path.dirname(f)));
+    if (added.length + newFiles.length > 0) this.fsw.add([...added, ...newFiles]);
+  }
+
+  private event(p: string): void {
+    if (this.closing || !isRelevant(this.targets, p)) return;
+    this.pending.add(p);
+    const now = Date.now();
+    if (this.timer === null) this.firstPendingAt = now;
+    else clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.firstPendingAt + this.opts.maxDelayMs - now));
+    this.timer = setTimeout(() => this.flush(), wait);
+  }
+
+  private flush(): void {
+    this.timer = null;
+    if (this.closing || this.pending.size === 0) return;
+    const changed = [...this.pending].sort();
+    this.pending.clear();
+    this.opts.onChange(changed);
+  }
+
+  close(): Promise<void> {
+    if (!this.closing) {
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = null;
+      this.pending.clear();
+      this.closing = this.fsw.close();
+    }
+    return this.closing;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A pool worker: one compiled-chunk cache, jobs run one at a time with the
+ * synchronous runRequest of src/lua. Output is batched: a short response
+ * leaves in one message with its `done`; a long or slow one is streamed, and
+ * the worker blocks (Atomics.wait) while more than highWaterMarkBytes are
+ * unacknowledged, so a large yielded body is never held whole in memory.
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { toShape, isSidecarError, type ErrorShape } from '../errors';
+import type { LogLevel, LuaJob, ResponseSink, RunResult, RuntimeOptions } from '../lua/types';
+import {
+  FLOW_ABORTED, FLOW_OUTSTANDING, FLOW_WAITING,
+  type FromWorker, type OutputHead, type ToWorker, type WorkerInit,
+} from './messages';
+
+/** The part of src/lua this worker uses (H4's runtime; loaded lazily so the pool builds without it). */
+interface LuaRuntime {
+  runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions, cache: unknown): RunResult;
+  ChunkCache: new () => unknown;
+  DEFAULT_RUNTIME_OPTIONS: RuntimeOptions;
+}
+
+/** Streamed output leaves in batches of at least this many bytes. */
+const STREAM_BATCH_BYTES = 16 * 1024;
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (!port) throw new Error('worker-main must run in a worker thread');
+const flow = new Int32Array(init.flow);
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const lua = require('../lua') as LuaRuntime;
+const cache = new lua.ChunkCache();
+const runtime: RuntimeOptions = Object.freeze({ ...lua.DEFAULT_RUNTIME_OPTIONS, ...init.runtime });
+
+class JobOutput implements ResponseSink {
+  private pendingHead: OutputHead | undefined;
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+  private logs: Array<readonly [LogLevel, string]> = [];
+  private streaming = false;
+
+  constructor(private readonly id: number) {}
+
+  head(status: number, headers: ReadonlyArray<readonly [string, string]>): void {
+    this.pendingHead = { status, headers: headers.map(([n, v]) => [n, v] as const) };
+  }
+
+  body(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.aborted()) return;
+    // Own copy: the runtime may reuse its buffer, and ours is transferred.
+    this.chunks.push(chunk.slice());
+    this.bytes += chunk.length;
+    // Like Apache's output filters, small writes are held: the response is sent whole with a
+    // Content-Length unless it outgrows the buffer, and then streamed in batches.
+    const limit = this.streaming ? STREAM_BATCH_BYTES : init.bufferLimitBytes;
+    if (this.bytes >= limit) {
+      this.flush(undefined);
+      this.waitForRoom();
+    }
+  }
+
+  log(level: LogLevel, message: string): void {
+    this.logs.push([level, message]);
+  }
+
+  flush(done: RunResult | undefined): void {
+    const msg: FromWorker = {
+      type: 'output',
+      id: this.id,
+      ...(this.pendingHead ? { head: this.pendingHead } : {}),
+      chunks: this.chunks,
+      bytes: this.bytes,
+      logs: this.logs,
+      ...(done ? { done } : {}),
+    };
+    if (this.bytes > 0) Atomics.add(flow, FLOW_OUTSTANDING, this.bytes);
+    port!.postMessage(msg, this.chunks.map((c) => c.buffer as ArrayBuffer));
+    this.pendingHead = undefined;
+    this.chunks = [];
+    this.bytes = 0;
+    this.logs = [];
+    this.streaming = true;
+  }
+
+  private aborted(): boolean {
+    return Atomics.load(flow, FLOW_ABORTED) === this.id;
+  }
+
+  /** Backpressure: block until the main thread has written enough to the socket. */
+  private waitForRoom(): void {
+    for (;;) {
+      const outstanding = Atomics.load(flow, FLOW_OUTSTANDING);
+      if (outstanding <= init.highWaterMarkBytes || this.aborted()) break;
+      Atomics.store(flow, FLOW_WAITING, 1);
+      Atomics.wait(flow, FLOW_OUTSTANDING, outstanding, 1000);
+    }
+    Atomics.store(flow, FLOW_WAITING, 0);
+  }
+}
+
+function runJob(job: LuaJob): void {
+  const out = new JobOutput(job.id);
+  let result: RunResult;
+  try {
+    result = lua.runRequest(job, out, runtime, cache);
+  } catch (err) {
+    const error: ErrorShape = isSidecarError(err)
+      ? toShape(err)
+      : { code: 'LWT_LUA_RUNTIME', message: err instanceof Error ? err.message : String(err) };
+    const msg: FromWorker = { type: 'failed', id: job.id, error };
+    port!.postMessage(msg);
+    return;
+  }
+  out.flush(result);
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'job') runJob(msg.job);
+});
+const ready: FromWorker = { type: 'ready' };
+port.postMessage(ready);

@@ -1,0 +1,147 @@
+/**
+ * The compiled-chunk cache (issue 3 §5): chunks compile once per worker, load
+ * into new states, keep upvalue names, and an edited file is recompiled.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { lua, lauxlib, lualib, toLuaString, toJsString } from '../../src/lua/fengari';
+import { openCompat } from '../../src/lua/compat';
+import { installSandbox } from '../../src/lua/sandbox';
+import { ChunkCache, installCachedLoaders } from '../../src/lua/chunk-cache';
+import type { StateContext } from '../../src/lua/context';
+
+interface Run { out: string; error: string | null }
+
+function newState(cache: ChunkCache, cwd: string): { L: unknown; lines: string[] } {
+  const lines: string[] = [];
+  const ctx: StateContext = { cwd, log: (_level, m) => lines.push(m) };
+  const L = lauxlib.luaL_newstate();
+  lualib.luaL_openlibs(L);
+  openCompat(L);
+  installSandbox(L, ctx);
+  installCachedLoaders(L, cache, ctx);
+  return { L, lines };
+}
+
+/** Run Lua source (not cached) in a fresh state whose loaders use `cache`. */
+function run(cache: ChunkCache, cwd: string, code: string): Run {
+  const { L, lines } = newState(cache, cwd);
+  const st = lauxlib.luaL_loadstring(L, toLuaString(code));
+  const ok = st === lua.LUA_OK && lua.lua_pcall(L, 0, 0, 0) === lua.LUA_OK;
+  return { out: lines.join('\n'), error: ok ? null : toJsString(lua.lua_tolstring(L, -1)) };
+}
+
+function lua51(cwd: string, code: string): string {
+  const r = spawnSync('lua5.1', ['-e', code], { cwd, encoding: 'utf8' });
+  return r.stdout.trimEnd();
+}
+
+describe('ChunkCache', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-cache-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('compiles a file once and loads the image into later states', () => {
+    const cache = new ChunkCache();
+    const file = path.join(dir, 'a.lua');
+    fs.writeFileSync(file, 'return 6 * 7, ...');
+    for (let i = 0; i < 3; i++) {
+      const L = lauxlib.luaL_newstate();
+      assert.equal(cache.load(L, file), lua.LUA_OK);
+      lua.lua_pushstring(L, toLuaString('arg'));
+      lua.lua_call(L, 1, 2);
+      assert.equal(lua.lua_tonumber(L, 1), 42);
+      assert.equal(toJsString(lua.lua_tolstring(L, 2)), 'arg');
+    }
+    assert.deepEqual([cache.stats.misses, cache.stats.hits], [1, 2]);
+  });
+
+  it('picks up an edited file on the next load, also when the size is unchanged', () => {
+    const cache = new ChunkCache();
+    const file = path.join(dir, 'v.lua');
+    const value = (): number => {
+      const L = lauxlib.luaL_newstate();
+      assert.equal(cache.load(L, file), lua.LUA_OK);
+      lua.lua_call(L, 0, 1);
+      return lua.lua_tonumber(L, -1);
+    };
+    fs.writeFileSync(file, 'return 1');
+    assert.equal(value(), 1);
+    fs.writeFileSync(file, 'return 2');
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(file, later, later);
+    assert.equal(value(), 2);
+    fs.writeFileSync(file, 'return 333');
+    assert.equal(value(), 333);
+  });
+
+  it('keeps upvalue names in cached chunks', () => {
+    const cache = new ChunkCache();
+    fs.writeFileSync(path.join(dir, 'up.lua'), 'local counter = 0\nreturn function() counter = counter + 1; return print end\n');
+    const code = 'local f = loadfile("up.lua")() print((debug.getupvalue(f, 1)), (debug.getupvalue(f, 2)), (debug.getupvalue(loadfile("up.lua"), 1)))';
+    const first = run(cache, dir, code);
+    const second = run(cache, dir, code);
+    assert.equal(second.out, first.out);
+    assert.equal(second.out, 'counter\t_ENV\t_ENV');
+    assert.ok(cache.stats.hits >= 2);
+  });
+
+  it('module(..., package.seeall) works from a cached chunk', () => {
+    const cache = new ChunkCache();
+    fs.writeFileSync(path.join(dir, 'greet.lua'), 'module(..., package.seeall)\nfunction hello(n) return "hello " .. n .. " from " .. _NAME end\n');
+    const code = 'package.path = "./?.lua" require "greet" print(greet.hello("x"), hello)';
+    assert.equal(run(cache, dir, code).out, 'hello x from greet\tnil');
+    assert.equal(run(cache, dir, code).out, 'hello x from greet\tnil');
+    assert.equal(cache.stats.hits, 1);
+  });
+
+  it('loadfile and dofile resolve relative names against the state\'s own cwd', () => {
+    const cache = new ChunkCache();
+    for (const sub of ['one', 'two']) {
+      fs.mkdirSync(path.join(dir, sub));
+      fs.writeFileSync(path.join(dir, sub, 'x.lua'), `return "${sub}", ...`);
+    }
+    assert.equal(run(cache, path.join(dir, 'one'), 'print(dofile("x.lua"), loadfile("x.lua")("arg"))').out, 'one\tone\targ');
+    assert.equal(run(cache, path.join(dir, 'two'), 'print(dofile("x.lua"))').out, 'two');
+  });
+
+  it('loadfile accepts an environment (5.3) and dofile propagates errors', () => {
+    const cache = new ChunkCache();
+    fs.writeFileSync(path.join(dir, 'env.lua'), 'return y');
+    fs.writeFileSync(path.join(dir, 'boom.lua'), '#!/usr/bin/lua\nlocal x = 1\nerror("boom")\n');
+    assert.equal(run(cache, dir, 'print(loadfile("env.lua", "t", { y = 5 })())').out, '5');
+    const r = run(cache, dir, 'dofile("boom.lua")');
+    assert.equal(r.error, 'boom.lua:3: boom');
+  });
+
+  it('reports missing files, directories and syntax errors with the messages lua5.1 gives', () => {
+    const cache = new ChunkCache();
+    fs.mkdirSync(path.join(dir, 'sub'));
+    fs.writeFileSync(path.join(dir, 'bad.lua'), 'local x = \n');
+    const code = 'print(loadfile("nope.lua")) print(loadfile("sub")) print(pcall(dofile, "nope.lua")) print(select("#", loadfile("bad.lua")), (loadfile("bad.lua")))';
+    assert.equal(run(cache, dir, code).out, lua51(dir, code));
+    const msg = run(cache, dir, 'print(select(2, loadfile("bad.lua")))').out;
+    assert.match(msg, /^bad\.lua:2: unexpected symbol near <eof>$/);
+  });
+
+  it('require reports a syntax error in a module with its real message', () => {
+    const cache = new ChunkCache();
+    fs.writeFileSync(path.join(dir, 'broken.lua'), 'function (\n');
+    const r = run(cache, dir, 'package.path = "./?.lua" require "broken"');
+    assert.match(r.error ?? '', /^error loading module 'broken' from file '\.\/broken\.lua':\n\t\.\/broken\.lua:1: .*near '\('/);
+    assert.doesNotMatch(r.error ?? '', /attempt to call a nil value/);
+  });
+
+  it('lists the tried files when a module is not found, like lua5.1', () => {
+    const cache = new ChunkCache();
+    const code = 'package.path = "./?.lua;./?/init.lua" package.cpath = "./?.so" print(select(2, pcall(require, "missing.mod")))';
+    const expected = lua51(dir, code).replace(/\n\tno field package\.preload\['missing\.mod'\]/, '');
+    const got = run(cache, dir, code).out.replace(/\n\tno field package\.preload\['missing\.mod'\]/, '');
+    assert.equal(got, expected);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * runRequest as mod_lwt's handler: one state per request, C-level failures
+ * vs WSAPI's own error pages, deferred functions, LuaPath, isolation.
+ */
+
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { lua, lauxlib, toLuaString, toJsString } from '../../src/lua/fengari';
+import { newRequestState, mergeLuaPath, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
+import { jobFor, runSidecar, SCRIPTS, type CgiRequest } from '../helpers/oracle';
+import type { LogLevel, LuaJob } from '../../src/lua/types';
+
+function errors(logs: Array<[LogLevel, string]>): string[] {
+  return logs.filter(([l]) => l === 'error').map(([, m]) => m);
+}
+
+function withPath(req: CgiRequest, luaPath: string | null): LuaJob {
+  return { ...jobFor(req), luaPath };
+}
+
+describe('runRequest', () => {
+  it('commits status and headers once, before the first body byte, and streams the chunks', () => {
+    const events: string[] = [];
+    const job = jobFor({ script: 'writes.lua' });
+    const result = require('../../src/lua').runRequest(job, {
+      head: (s: number, h: Array<[string, string]>) => events.push(`head ${s} ${JSON.stringify(h)}`),
+      body: (c: Uint8Array) => events.push(`body ${Buffer.from(c).toString()}`),
+      log: () => undefined,
+    }, DEFAULT_RUNTIME_OPTIONS, new ChunkCache());
+    assert.deepEqual(result, { ok: true, status: 203, headSent: true });
+    assert.deepEqual(events, [
+      'head 203 [["X-A","1"],["Content-Type","text/html"]]',
+      'body one,', 'body two,', 'body three',
+    ]);
+  });
+
+  it('logs mod_lwt\'s request statistics line at info when asked to', () => {
+    const r = runSidecar({ script: 'hello.lua' }, { ...DEFAULT_RUNTIME_OPTIONS, logStatistics: true });
+    const file = path.join(SCRIPTS, 'hello.lua').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(r.logs.find(([l]) => l === 'info')?.[1] ?? '',
+      new RegExp(`^Request statistics \\[filename=${file}\\] \\[realtime=\\d+\\.\\d{3} s\\] \\[cputime=\\d+\\.\\d{3} s\\] \\[memory=0\\.000 M\\]$`));
+    assert.equal(runSidecar({ script: 'hello.lua' }).logs.length, 0);
+  });
+
+  describe('bad scripts fail only their request', () => {
+    it('a syntax error shows the real message in the log and on WSAPI\'s 500 page', () => {
+      const r = runSidecar({ script: 'bad/syntax.lua' });
+      assert.equal(r.result.ok, true);
+      assert.equal(r.status, 500);
+      assert.match(r.body, /WSAPI Error in Application/);
+      assert.match(r.body, /syntax\.lua:4: unexpected symbol near '='/);
+      assert.match(errors(r.logs).join('\n'), /^WSAPI error in application: .*syntax\.lua:4: unexpected symbol near '='/);
+    });
+
+    it('a runtime error is WSAPI\'s 500 page, logged through the error pipe', () => {
+      const r = runSidecar({ script: 'bad/runtime.lua' });
+      assert.equal(r.status, 500);
+      assert.match(errors(r.logs)[0]!, /^WSAPI error in application: .*runtime\.lua:5: attempt to index a nil value/);
+    });
+
+    it('error({404, msg}) is WSAPI\'s 404 page', () => {
+      const r = runSidecar({ script: 'bad/notfound.lua', pathInfo: '/x' });
+      assert.equal(r.status, 404);
+      assert.match(r.body, /nothing at \/x/);
+    });
+
+    it('a status WSAPI has no reason phrase for (418) is a C-level failure: no head, logged', () => {
+      const r = runSidecar({ script: 'bad/teapot.lua' });
+      assert.equal(r.result.ok, false);
+      assert.equal(r.result.headSent, false);
+      assert.equal(r.result.status, 500);
+      assert.equal(r.result.error?.code, 'LWT_LUA_RUNTIME');
+      const file = path.join(SCRIPTS, 'bad/teapot.lua');
+      assert.ok(errors(r.logs)[0]!.startsWith(`Lua runtime error running '${file}': `), errors(r.logs)[0]);
+      assert.match(errors(r.logs)[0]!, /common\.lua:163: attempt to concatenate/);
+    });
+
+    it('require "lpeg" (a C module) is WSAPI\'s 500 page naming the module', () => {
+      const r = runSidecar({ script: 'bad/needs_lpeg.lua' });
+      assert.equal(r.status, 500);
+      assert.match(errors(r.logs).join('\n'), /error loading module 'lpeg' from file '.*lpeg\.so':\s+C modules cannot be loaded in the sidecar/);
+    });
+
+    it('os.exit() ends only its request, past WSAPI\'s xpcall, logged as a C-level failure', () => {
+      const r = runSidecar({ script: 'bad/exit.lua' });
+      assert.equal(r.result.ok, false);
+      assert.equal(r.result.error?.code, 'LWT_LUA_EXIT');
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*exit\.lua': os\.exit\(3\)/);
+      assert.equal(runSidecar({ script: 'hello.lua' }).status, 200);
+    });
+
+    it('a script that loops forever, even under pcall, is stopped by the CPU limit', () => {
+      const r = runSidecar({ script: 'bad/loop.lua' }, { ...DEFAULT_RUNTIME_OPTIONS, cpuLimitMs: 150 });
+      assert.equal(r.result.ok, false);
+      assert.equal(r.result.error?.code, 'LWT_LUA_CPU');
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*loop\.lua': CPU time limit exceeded/);
+    });
+
+    it('a header name WSAPI\'s pipe only partly matches swallows the body, as under mod_lwt', () => {
+      const r = runSidecar({ script: 'bad/badheader.lua' });
+      assert.equal(r.result.ok, true);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.rawHeaders, [['Bad', '1'], ['Content-Type', 'text/html']]);
+      assert.equal(r.body, '');
+    });
+
+    it('the next request runs normally', () => {
+      runSidecar({ script: 'bad/teapot.lua' });
+      assert.equal(runSidecar({ script: 'hello.lua' }).status, 200);
+    });
+  });
+
+  describe('deferred functions', () => {
+    it('run after the response: error list, then normal list, FIFO, errors logged and skipped', () => {
+      const r = runSidecar({ script: 'defer.lua' });
+      const notices = r.logs.filter(([l]) => l === 'notice').map(([, m]) => m);
+      assert.deepEqual(notices, ['error-list 1', 'normal 1', 'normal 2', 'normal 3, deferred during the pass']);
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error in deferred function: .*defer\.lua:\d+: deferred boom/);
+    });
+
+    it('after a C-level failure only the error list runs', () => {
+      const r = runSidecar({ script: 'defer.lua', pathInfo: '/fail' });
+      assert.equal(r.result.ok, false);
+      assert.deepEqual(r.logs.filter(([l]) => l === 'notice').map(([, m]) => m), ['error-list 1']);
+    });
+  });
+
+  describe('package.path', () => {
+    it('a leading + appends LuaPath to the Lua 5.1 default; otherwise it replaces it', () => {
+      const d = DEFAULT_RUNTIME_OPTIONS.defaultPath;
+      assert.equal(mergeLuaPath(null, d), d);
+      assert.equal(mergeLuaPath('+/a/?.lua', d), `${d};/a/?.lua`);
+      assert.equal(mergeLuaPath('/a/?.lua;/b/?.lua', d), '/a/?.lua;/b/?.lua');
+    });
+
+    it('finds a script\'s library through LuaPath', () => {
+      const lib = path.join(SCRIPTS, 'lib', '?.lua');
+      assert.equal(runSidecar(withPath({ script: 'uselib.lua' }, `+${lib}`)).body, 'hello, path');
+      assert.equal(runSidecar(withPath({ script: 'uselib.lua' }, null)).status, 500);
+    });
+
+    it('the sidecar\'s httpd and httpd.wsapi win over copies on the Lua path', () => {
+      const shadow = path.join(SCRIPTS, 'shadow', '?.lua');
+      const r = runSidecar(withPath({ script: 'hello.lua' }, `${shadow};${DEFAULT_RUNTIME_OPTIONS.defaultPath}`));
+      assert.equal(r.status, 200, JSON.stringify(r.logs));
+    });
+
+    it('starts from Lua 5.1\'s default path and cpath', () => {
+      const { L } = newRequestState(jobFor({ script: 'hello.lua' }), { cwd: '/', log: () => undefined }, DEFAULT_RUNTIME_OPTIONS, new ChunkCache());
+      assert.equal(evalIn(L, 'return package.path .. "|" .. package.cpath'),
+        `${DEFAULT_RUNTIME_OPTIONS.defaultPath}|${DEFAULT_RUNTIME_OPTIONS.defaultCPath}`);
+      assert.ok(Object.isFrozen(DEFAULT_RUNTIME_OPTIONS));
+    });
+  });
+
+  describe('isolation', () => {
+    it('a global set by one request is not visible to the next', () => {
+      assert.equal(runSidecar({ script: 'iso/global.lua' }).body, 'counter=1');
+      assert.equal(runSidecar({ script: 'iso/global.lua' }).body, 'counter=1');
+    });
+
+    it('two interleaved requests with different working directories open their own relative files', () => {
+      const mk = () => newRequestState(jobFor({ script: 'hello.lua' }), { cwd: '/', log: () => undefined }, DEFAULT_RUNTIME_OPTIONS, new ChunkCache()).L;
+      const a = mk();
+      const b = mk();
+      evalIn(a, `require("lfs").chdir(${JSON.stringify(path.join(SCRIPTS, 'iso', 'a'))})`);
+      evalIn(b, `require("lfs").chdir(${JSON.stringify(path.join(SCRIPTS, 'iso', 'b'))})`);
+      assert.equal(evalIn(a, 'return io.open("data.txt"):read("*l")'), 'I am A');
+      assert.equal(evalIn(b, 'return io.open("data.txt"):read("*l")'), 'I am B');
+      assert.equal(evalIn(a, 'return require("lfs").currentdir()'), path.join(SCRIPTS, 'iso', 'a'));
+    });
+  });
+});
+
+function evalIn(L: unknown, code: string): string {
+  assert.equal(lauxlib.luaL_loadstring(L, toLuaString(code)), lua.LUA_OK);
+  const status = lua.lua_pcall(L, 0, 1, 0);
+  const s = toJsString(lauxlib.luaL_tolstring(L, -1));
+  lua.lua_pop(L, 2);
+  assert.equal(status, lua.LUA_OK, s);
+  return s;
+}

@@ -1,0 +1,188 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import type { ErrorShape } from '../../src/errors';
+import type { LuaJob } from '../../src/lua/types';
+import { DEFAULT_POOL_OPTIONS, WorkerPool, type OutputMessage, type PoolOptions } from '../../src/workers';
+
+const APP = path.resolve(__dirname, '../../../test/server/fixtures/site/app');
+
+let nextId = 1;
+function job(script: string): LuaJob {
+  const filename = path.join(APP, script);
+  return {
+    id: nextId++,
+    filename,
+    env: {
+      SCRIPT_NAME: `/app/${script}`, SCRIPT_FILENAME: filename, REQUEST_METHOD: 'GET', QUERY_STRING: '',
+      PATH_INFO: '', SERVER_NAME: 'localhost', SERVER_PORT: '80', DOCUMENT_ROOT: path.dirname(APP),
+    },
+    luaPath: null,
+    luaCPath: null,
+    memoryLimit: 64 * 1024 * 1024,
+    request: {
+      uri: `/app/${script}`, protocol: 'HTTP/1.1', hostname: 'localhost', path: `/app/${script}`, pathInfo: '',
+      args: null, method: 'GET', filename, localIp: '127.0.0.1', remoteIp: '127.0.0.1', headersIn: [],
+    },
+    body: new Uint8Array(0),
+  };
+}
+
+interface Outcome {
+  status?: number;
+  body: Buffer;
+  ok?: boolean;
+  error?: ErrorShape;
+  logs: string[];
+}
+
+/** Run a job to its end, acknowledging output at once (a fast client). */
+function runToEnd(pool: WorkerPool, j: LuaJob): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const out: Outcome = { body: Buffer.alloc(0), logs: [] };
+    const handle = pool.run(j, {
+      output(msg: OutputMessage) {
+        if (msg.head) out.status = msg.head.status;
+        for (const c of msg.chunks) chunks.push(Buffer.from(c));
+        for (const [, m] of msg.logs) out.logs.push(m);
+        if (msg.done) {
+          out.ok = msg.done.ok;
+          out.body = Buffer.concat(chunks);
+          resolve(out);
+        } else handle.ack(msg.bytes);
+      },
+      failed(error) {
+        out.error = error;
+        out.body = Buffer.concat(chunks);
+        resolve(out);
+      },
+    });
+  });
+}
+
+function makePool(over: Partial<PoolOptions>): WorkerPool {
+  return new WorkerPool({ ...DEFAULT_POOL_OPTIONS, workers: 2, runtime: { cpuLimitMs: 30_000 }, ...over });
+}
+
+describe('workers/pool: Lua in worker threads', function () {
+  this.timeout(30_000);
+  let pool: WorkerPool | null = null;
+  afterEach(async () => {
+    await pool?.destroy();
+    pool = null;
+  });
+
+  it('runs the seed example in a worker and returns its status, headers and body', async () => {
+    pool = makePool({});
+    const r = await runToEnd(pool, job('hello.lua'));
+    assert.equal(r.status, 200);
+    assert.equal(r.ok, true);
+    assert.match(r.body.toString(), /<p>Hello Wsapi!<\/p><p>PATH_INFO: \/<\/p><p>SCRIPT_NAME: \/app\/hello.lua<\/p>/);
+  });
+
+  it('lets a fast request finish while a slow script occupies another worker', async () => {
+    pool = makePool({});
+    const order: string[] = [];
+    const slow = runToEnd(pool, job('slow.lua')).then((r) => { order.push('slow'); return r; });
+    const fast = await runToEnd(pool, job('hello.lua'));
+    order.push('fast');
+    assert.equal(fast.status, 200);
+    const s = await slow;
+    assert.equal(s.body.toString(), 'slow done');
+    assert.deepEqual(order, ['fast', 'slow']);
+  });
+
+  it('stops `while true do pcall(function() end) end` and serves the next request', async () => {
+    pool = makePool({ workers: 1, runtime: { cpuLimitMs: 300 }, backstopGraceMs: 500 });
+    const r = await runToEnd(pool, job('spin.lua'));
+    // Either the runtime's hook ended it (a C-level 500) or the backstop stopped the worker.
+    assert.ok(r.ok === false || r.error?.code === 'LWT_LUA_CPU', JSON.stringify(r));
+    const next = await runToEnd(pool, job('hello.lua'));
+    assert.equal(next.status, 200);
+    assert.equal(next.ok, true);
+  });
+
+  it('terminates a worker stuck in one long library call (the wall-clock backstop) and replaces it', async () => {
+    pool = makePool({ workers: 1, runtime: { cpuLimitMs: 300 }, backstopGraceMs: 300 });
+    const r = await runToEnd(pool, job('backtrack.lua'));
+    assert.equal(r.error?.code, 'LWT_LUA_CPU');
+    const next = await runToEnd(pool, job('hello.lua'));
+    assert.equal(next.status, 200);
+  });
+
+  it('fails only the request that allocates without bound, and replaces its worker', async () => {
+    pool = makePool({ workers: 2, heapLimitMb: 96, runtime: { cpuLimitMs: 20_000 } });
+    const alloc = runToEnd(pool, job('alloc.lua'));
+    const meanwhile = await runToEnd(pool, job('hello.lua'));
+    assert.equal(meanwhile.status, 200);
+    const r = await alloc;
+    assert.ok(r.ok === false || r.error?.code === 'LWT_LUA_MEMORY', JSON.stringify(r.error ?? r.ok));
+    for (let i = 0; i < 3; i++) assert.equal((await runToEnd(pool, job('hello.lua'))).status, 200);
+    assert.equal(pool.stats().workers, 2);
+  });
+
+  it('replaces a worker that is killed, failing only its request', async () => {
+    pool = makePool({ workers: 1 });
+    const running = runToEnd(pool, job('slow.lua'));
+    await new Promise((r) => setTimeout(r, 200));
+    const slots = (pool as unknown as { slots: Set<{ worker: Worker }> }).slots;
+    await [...slots][0]!.worker.terminate();
+    const r = await running;
+    assert.equal(r.error?.code, 'LWT_WORKER_DIED');
+    const next = await runToEnd(pool, job('hello.lua'));
+    assert.equal(next.status, 200);
+  });
+
+  it('queues up to queueLimit jobs when every worker is busy and refuses more with LWT_QUEUE_FULL', async () => {
+    pool = makePool({ workers: 1, queueLimit: 1 });
+    const first = runToEnd(pool, job('slow.lua'));
+    const queued = runToEnd(pool, job('hello.lua'));
+    assert.throws(() => pool!.run(job('hello.lua'), { output() {}, failed() {} }), (e: ErrorShape) => e.code === 'LWT_QUEUE_FULL');
+    assert.equal((await first).status, 200);
+    assert.equal((await queued).status, 200);
+  });
+
+  it('streams a 1 MiB body under backpressure: the worker waits for acknowledgements', async () => {
+    pool = makePool({ workers: 1 });
+    const received: Buffer[] = [];
+    const unacked: number[] = [];
+    let done = false;
+    const handle = pool.run(job('stream.lua'), {
+      output(msg) {
+        for (const c of msg.chunks) received.push(Buffer.from(c));
+        if (msg.done) done = true;
+        else unacked.push(msg.bytes);
+      },
+      failed(e) { throw new Error(e.message); },
+    });
+    // Without acknowledgements the worker stops after the high-water mark.
+    await new Promise((r) => setTimeout(r, 500));
+    const held = received.reduce((n, b) => n + b.length, 0);
+    assert.equal(done, false);
+    assert.ok(held > 0 && held < 1024 * 1024, `held ${held}`);
+    assert.ok(held <= DEFAULT_POOL_OPTIONS.highWaterMarkBytes + 64 * 1024, `held ${held}`);
+    assert.equal(pool.stats().busy, 1);
+    // Acknowledge as a draining socket would; the rest follows.
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        while (unacked.length) handle.ack(unacked.shift()!);
+        if (done) { clearInterval(tick); resolve(); }
+      }, 5);
+    });
+    const body = Buffer.concat(received);
+    assert.equal(body.length, 1024 * 1024);
+    for (let i = 1; i <= 64; i++) assert.equal(body[(i - 1) * 16384], 65 + (i % 26));
+  });
+
+  it('close() finishes running jobs, refuses new ones and returns the same promise', async () => {
+    pool = makePool({ workers: 1 });
+    const running = runToEnd(pool, job('hello.lua'));
+    const c1 = pool.close();
+    assert.equal(pool.close(), c1);
+    assert.throws(() => pool!.run(job('hello.lua'), { output() {}, failed() {} }), (e: ErrorShape) => e.code === 'LWT_CLOSED');
+    assert.equal((await running).status, 200);
+    await c1;
+    assert.equal(pool.stats().workers, 0);
+  });
+});
