@@ -99,21 +99,30 @@ function cformatModule(module) {
   }
 
   /*
-   * Round |x| at lastPos from its 17 significant digits (V8's toExponential is
-   * exact); fall back to the exact expansion when more digits are kept or the
-   * dropped tail is exactly 5000..., where double rounding could go wrong.
+   * Round |x| at lastPos. JS's shortest round-trip digits S are within half an
+   * ulp of the exact value; for a normal double with at most 15 of them, every
+   * 15-digit step is wider than an ulp, so rounding S gives the exact result
+   * unless the dropped tail is exactly "5". Otherwise (subnormals, more digits
+   * kept or known) use the exact binary expansion.
    */
   function roundValue(ax, a, lastPos) {
     const k = a.e - lastPos + 1;
-    if (k < 0 || (k < 17 && !/^50*$/.test(a.d.padEnd(17, '0').slice(k)))) return roundAt(a.d, a.e, lastPos);
+    if (ax >= 2.2250738585072014e-308 && a.d.length <= 15 && k <= 15 && (k < 0 || k >= a.d.length || a.d.slice(k) !== '5')) return roundAt(a.d, a.e, lastPos);
     const x = exactDigits(ax);
     return roundAt(x.d, x.e, lastPos);
   }
 
+  /* Shortest round-trip digits of ax > 0 from String(): "123.45", "1.5e-7", "1e+21". */
   function approxDigits(ax) {
-    const s = ax.toExponential(16);
+    const s = String(ax);
     const at = s.indexOf('e');
-    return { d: (s[0] + s.slice(2, at)).replace(/0+$/, ''), e: Number(s.slice(at + 1)) };
+    const m = at < 0 ? s : s.slice(0, at);
+    const point = m.indexOf('.');
+    let d = point < 0 ? m : m.slice(0, point) + m.slice(point + 1);
+    let lead = 0;
+    while (d.charCodeAt(lead) === 48) lead++;
+    d = d.slice(lead).replace(/0+$/, '');
+    return { d, e: (point < 0 ? m.length : point) - 1 - lead + (at < 0 ? 0 : Number(s.slice(at + 1))) };
   }
 
   /* Body of %e/%f/%g for |x|, finite. */

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { lua, lauxlib, lualib, toLuaString } from '../../src/lua/fengari';
 import { openCompat } from '../../src/lua/compat';
 import { installSandbox } from '../../src/lua/sandbox';
-import { ChunkCache } from '../../src/lua/chunk-cache';
+import { ChunkCache, installCachedLoaders } from '../../src/lua/chunk-cache';
 
 const ITER = 2000;
 const ctx = { cwd: '/tmp', log: (): void => undefined };
@@ -43,6 +43,8 @@ measure('openCompat + installSandbox', opened, (L) => {
   openCompat(L);
   installSandbox(L, ctx, {});
 });
+
+measure('installCachedLoaders', opened, (L) => installCachedLoaders(L, new ChunkCache(), ctx));
 
 const UTIL = '/usr/share/lua/5.1/wsapi/util.lua';
 const source = fs.readFileSync(UTIL);

@@ -1,8 +1,9 @@
 /**
  * Reload benchmark (prints figures, asserts nothing):
  *  1. edit latency: time from the write of a configuration file to the new
- *     generation being live (and, with a built server, to the first request
- *     answered with it), p50/p99 over 50 edits, with the default debounce;
+ *     generation being live in-process, and to the first request answered with
+ *     it through Apache and `lwt-sidecar serve`, p50/p99 over 50 edits, with the
+ *     default debounce (150 ms) included;
  *  2. the reload time of a generated tree with 1,000 virtual hosts, parsed in
  *     the loader thread and on the main thread, and how long each blocks the
  *     main thread's event loop (what a request waiting to be resolved would feel).
@@ -12,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as http from 'node:http';
 import { loadSnapshot } from '../../src/commands/common';
 import { Reloader, startWatching, type ReloadSuccess } from '../../src/watch';
 
@@ -93,6 +95,61 @@ async function worstStall<T>(work: () => Promise<T>): Promise<{ value: T; stallM
   }
 }
 
+const GEN_WS = `return function(env)
+  return 200, { ["Content-Type"] = "text/plain" }, coroutine.wrap(function() coroutine.yield(package.path) end)
+end
+`;
+
+function get(url: string, agent: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+/**
+ * Through the real stack (deploy/stack.js: Apache → `lwt-sidecar serve`): from
+ * the write of a file to the first response whose package.path shows the edit.
+ * The client polls back to back, so the figure includes up to one round trip.
+ */
+async function serverLatency(edits: number): Promise<void> {
+  const stack = require(path.resolve(__dirname, '../../../deploy/stack.js'));
+  const site = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-bench-site-')));
+  fs.cpSync(path.join(stack.ROOT, 'fixtures/httpd-conf/site'), site, { recursive: true });
+  fs.chmodSync(site, 0o755);
+  fs.writeFileSync(path.join(site, 'www/app/gen.ws'), GEN_WS);
+  const conf = path.join(site, 'sites/10-www.conf');
+  const original = fs.readFileSync(conf, 'utf8');
+  const edit = (n: number) => original.replace('LuaPath "+lib/?.lua"', `LuaPath "+lib/?.lua;/gen/${n}/?.lua"`);
+  const sidecar = await stack.startSidecar({ config: path.join(site, 'apache2.conf'), env: { LWT_SITE: site }, args: ['--workers', '2'] });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let apache: { url: string; stop(): Promise<unknown> } | null = null;
+  try {
+    apache = await stack.startApache({ siteConf: path.join(site, 'apache2.conf'), sidecarUrl: sidecar.url });
+    const url = `${apache!.url}/app/gen.ws`;
+    await get(url, agent);
+    const times: number[] = [];
+    for (let n = 1; n <= edits; n++) {
+      const t0 = performance.now();
+      fs.writeFileSync(conf, edit(n));
+      while (!(await get(url, agent)).includes(`/gen/${n}/`)) {
+        if (performance.now() - t0 > 10_000) throw new Error(`edit ${n} was not served within 10 s`);
+      }
+      times.push(performance.now() - t0);
+    }
+    console.log(`edit -> first request served with it, through Apache and \`serve\`, ${edits} edits:`
+      + ` p50 ${ms(pct(times, 50))}, p99 ${ms(pct(times, 99))}, max ${ms(Math.max(...times))}`);
+  } finally {
+    agent.destroy();
+    await Promise.all([apache?.stop(), sidecar.stop()]);
+    fs.rmSync(site, { recursive: true, force: true });
+  }
+}
+
 async function bigTree(n: number, rounds: number): Promise<void> {
   const { root, configFile } = makeTree(n);
   try {
@@ -128,6 +185,7 @@ async function bigTree(n: number, rounds: number): Promise<void> {
 
 async function main(): Promise<void> {
   await editLatency(arg('edits', 50));
+  await serverLatency(arg('edits', 50));
   await bigTree(arg('vhosts', 1000), arg('rounds', 10));
 }
 

@@ -20,6 +20,8 @@ interface Word {
   value: string;
   /** `NAME=` written unquoted at the start of the word. */
   assign?: string;
+  /** Why the word (and the rest of its statement) could not be read. */
+  unsupported?: string;
 }
 
 interface Var {
@@ -33,15 +35,14 @@ class Shell {
 
   constructor(private readonly src: string, readonly vars: Map<string, Var>) {}
 
-  get currentLine(): number {
-    return this.line;
-  }
-
   get atEnd(): boolean {
     return this.pos >= this.src.length;
   }
 
-  /** One simple command: its words, or Unsupported; `line` is where it starts. */
+  /**
+   * One simple command and the line it starts on. A construct the reader does
+   * not evaluate ends the statement with a word that says why.
+   */
   statement(): { words: Word[]; line: number } {
     const words: Word[] = [];
     let start = -1;
@@ -60,14 +61,16 @@ class Shell {
         continue;
       }
       if (start === -1) start = this.line;
-      words.push(this.word());
+      try {
+        words.push(this.word());
+      } catch (e) {
+        if (!(e instanceof Unsupported)) throw e;
+        // Skip to the end of the statement: nothing after it can be trusted.
+        while (!this.atEnd && this.src[this.pos] !== '\n' && this.src[this.pos] !== ';') this.pos++;
+        words.push({ value: '', unsupported: e.message });
+      }
     }
     return { words, line: start === -1 ? this.line : start };
-  }
-
-  /** Skip to the end of the current statement after an unsupported construct. */
-  recover(): void {
-    while (!this.atEnd && this.src[this.pos] !== '\n' && this.src[this.pos] !== ';') this.pos++;
   }
 
   private skipBlanks(): void {
@@ -198,6 +201,7 @@ function test(args: readonly string[]): boolean | undefined {
 }
 
 function condition(words: readonly Word[]): boolean | undefined {
+  if (words.some((x) => x.unsupported !== undefined)) return undefined;
   const w = words.map((x) => x.value);
   if (w[0] === '[' && w[w.length - 1] === ']') return test(w.slice(1, -1));
   if (w[0] === 'test') return test(w.slice(1));
@@ -234,15 +238,7 @@ export function readEnvvars(file: string, base: Readonly<Record<string, string |
   };
 
   while (!sh.atEnd) {
-    let st: { words: Word[]; line: number };
-    try {
-      st = sh.statement();
-    } catch (e) {
-      if (!(e instanceof Unsupported)) throw e;
-      sh.recover();
-      if (active()) warn(`skipped a line the sidecar does not evaluate (${e.message})`, sh.currentLine);
-      continue;
-    }
+    const st = sh.statement();
     let words = st.words;
     if (words.length === 0) continue;
     const head = words[0]!.assign === undefined ? words[0]!.value : '';
@@ -296,6 +292,11 @@ function ifElse(ifs: IfFrame[]): void {
 }
 
 function run(words: readonly Word[], vars: Map<string, Var>, warn: (m: string) => void): void {
+  const bad = words.find((w) => w.unsupported !== undefined);
+  if (bad !== undefined) {
+    warn(`skipped a line the sidecar does not evaluate (${bad.unsupported})`);
+    return;
+  }
   const first = words[0]!;
   if (first.assign !== undefined) {
     // `A=1 B=2`: plain assignments; with a command after them they only affect that command.

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { confError, type SidecarError } from '../errors';
 import { fnmatch, hasWildcard } from './fnmatch';
+import type { WatchSet } from './types';
 
 /** httpd's AP_MAX_INCLUDE_DIR_DEPTH. */
 const MAX_DIR_DEPTH = 128;
@@ -25,15 +26,12 @@ export interface IncludeSite {
   readonly optional: boolean;
 }
 
-export interface GlobWatch {
-  dir: string;
-  pattern: string;
-  file: string;
-  line: number;
-}
+export type GlobWatch = WatchSet['globs'][number];
 
-function byStrcmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** httpd's fname_alphasort: strcmp, i.e. byte order of the UTF-8 names (not UTF-16 order). */
+function sortStrcmp(paths: string[]): string[] {
+  if (paths.every((p) => /^[\x00-\x7f]*$/.test(p))) return paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return paths.map((p) => ({ p, b: Buffer.from(p) })).sort((x, y) => Buffer.compare(x.b, y.b)).map((x) => x.p);
 }
 
 function errnoOf(e: unknown): string {
@@ -41,7 +39,7 @@ function errnoOf(e: unknown): string {
     ? (e as NodeJS.ErrnoException).code! : 'EIO';
 }
 
-function describe(e: unknown): string {
+function errnoText(e: unknown): string {
   const code = errnoOf(e);
   return code === 'ENOENT' ? 'No such file or directory'
     : code === 'ENOTDIR' ? 'Not a directory'
@@ -106,7 +104,7 @@ function plain(ctx: Ctx, p: string, depth: number): void {
       return;
     }
     const code = errnoOf(e) === 'ENOENT' ? 'LWT_CONF_INCLUDE_MISSING' : 'LWT_CONF_INCLUDE_UNREADABLE';
-    throw fail(site, code, `Could not open configuration file ${p}: ${describe(e)}`, e);
+    throw fail(site, code, `Could not open configuration file ${p}: ${errnoText(e)}`, e);
   }
   if (st.isDirectory()) {
     if (++depth > MAX_DIR_DEPTH) {
@@ -117,10 +115,10 @@ function plain(ctx: Ctx, p: string, depth: number): void {
     try {
       names = fs.readdirSync(p);
     } catch (e) {
-      throw fail(site, 'LWT_CONF_INCLUDE_UNREADABLE', `Could not open config directory ${p}: ${describe(e)}`, e);
+      throw fail(site, 'LWT_CONF_INCLUDE_UNREADABLE', `Could not open config directory ${p}: ${errnoText(e)}`, e);
     }
     globs.push({ dir: p, pattern: '*', file: site.file, line: site.line });
-    const full = names.map((n) => path.join(p, n)).sort(byStrcmp);
+    const full = sortStrcmp(names.map((n) => path.join(p, n)));
     for (const f of full) plain(ctx, f, depth);
     return;
   }
@@ -148,7 +146,7 @@ function walk(ctx: Ctx, dir: string, parts: readonly string[], i: number): void 
   } catch (e) {
     if (site.optional && errnoOf(e) === 'ENOENT') return;
     const code = errnoOf(e) === 'ENOENT' ? 'LWT_CONF_INCLUDE_MISSING' : 'LWT_CONF_INCLUDE_UNREADABLE';
-    throw fail(site, code, `Could not open directory ${dir}: ${describe(e)}`, e);
+    throw fail(site, code, `Could not open directory ${dir}: ${errnoText(e)}`, e);
   }
   const matches: string[] = [];
   const regular = new Set<string>();
@@ -164,8 +162,7 @@ function walk(ctx: Ctx, dir: string, parts: readonly string[], i: number): void 
     if (site.optional) return;
     throw fail(site, 'LWT_CONF_INCLUDE_MISSING', `No matches for the wildcard '${part}' in '${dir}'`);
   }
-  matches.sort(byStrcmp);
-  for (const m of matches) {
+  for (const m of sortStrcmp(matches)) {
     // A regular file from the directory listing needs no stat of its own.
     if (last && regular.has(m)) out.push(m);
     else if (last) plain(ctx, m, 0);

@@ -54,6 +54,9 @@ function pruneParseCache(): void {
   for (const [file, entry] of rawCache) if (entry.load < loadCount - 4) rawCache.delete(file);
 }
 
+/** Errors that already carry their include chain. */
+const chained = new WeakSet<object>();
+
 interface Frame {
   file: string;
   line: number;
@@ -175,9 +178,21 @@ class Loader {
     this.stack.push({ file: node.file, line: node.line });
     try {
       for (const t of targets) this.walk(this.readFile(t), out);
+    } catch (e) {
+      throw this.withChain(e);
     } finally {
       this.stack.pop();
     }
+  }
+
+  /** Say how an included file was reached, innermost Include first (caddy's import chain). */
+  private withChain(e: unknown): unknown {
+    if (!(e instanceof SidecarError) || chained.has(e) || e.code === 'LWT_CONF_INCLUDE_LOOP') return e;
+    chained.add(e);
+    const chain = this.stack.map((f) => `${f.file}:${f.line}`).reverse().join(' <- ');
+    const out = new SidecarError(e.code, `${e.message} (included from ${chain})`, e, e.cause);
+    chained.add(out);
+    return out;
   }
 
   /** Name the cycle: the Include lines from the previous visit of the innermost site to it. */

@@ -83,18 +83,19 @@ function signature(req: Parsed, res: Resolution | null): SignatureInfo {
   };
 }
 
-function printResponse(io: CommandIO, status: number, headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array): void {
+function printResponse(io: CommandIO, status: number, headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array, method = 'GET'): void {
   const line = statusLine(status);
   const out = [`HTTP/1.1 ${line.status} ${line.reason}`];
   for (const [k, v] of headers) out.push(`${k}: ${v}`);
   if (!headers.some(([k]) => k.toLowerCase() === 'content-length')) out.push(`Content-Length: ${body.length}`);
   io.stdout.write(out.join('\r\n') + '\r\n\r\n');
-  io.stdout.write(body);
+  // Apache sends no body for HEAD (mod_lwt.md §2).
+  if (method !== 'HEAD') io.stdout.write(body);
 }
 
 function printError(io: CommandIO, status: number, req: Parsed, res: Resolution | null): void {
   const page = Buffer.from(errorPage(status, req.method, signature(req, res)), 'latin1');
-  printResponse(io, status, [['Content-Type', 'text/html; charset=iso-8859-1']], page);
+  printResponse(io, status, [['Content-Type', 'text/html; charset=iso-8859-1']], page, req.method);
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -191,9 +192,9 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (!result.ok) {
     // Apache appends its error document to output already flushed (mod_lwt.md §3).
     const page = Buffer.from(errorPage(500, req.method, signature(req, res)), 'latin1');
-    printResponse(io, sent!.status, sent!.headers, Buffer.concat([body, page]));
+    printResponse(io, sent!.status, sent!.headers, Buffer.concat([body, page]), req.method);
     return 0;
   }
-  printResponse(io, sent!.status, sent!.headers, body);
+  printResponse(io, sent!.status, sent!.headers, body, req.method);
   return 0;
 }

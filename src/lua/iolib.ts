@@ -68,7 +68,53 @@ export function openIo(L: LuaState, ctx: StateContext, opts: IoOptions = {}): vo
   lua.lua_pushvalue(L, -2);
   lua.lua_setfield(L, -2, to_luastring('io'));
   lua.lua_pop(L, 2);
+  openOsFiles(L, state);
 }
+
+/**
+ * os.remove and os.rename name files too: fengari's act on the process's
+ * directory and word errors as libuv does, so they get the state's directory
+ * and C Lua 5.1's results here (nil, "name: strerror", errno).
+ */
+function openOsFiles(L: LuaState, state: IoState): void {
+  if (lua.lua_getglobal(L, to_luastring('os')) !== lua.LUA_TTABLE) {
+    lua.lua_pop(L, 1);
+    return;
+  }
+  lua.lua_pushlightuserdata(L, state);
+  lauxlib.luaL_setfuncs(L, oslib, 1);
+  lua.lua_pop(L, 1);
+}
+
+const oslib: Record<string, (L: LuaState) => number> = {
+  // C remove(3): unlink, and rmdir when the name is a directory.
+  remove: (L) => {
+    const name: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+    try {
+      const file = statePath(upState(L).ctx, name);
+      try {
+        fs.unlinkSync(file);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EISDIR') throw e;
+        fs.rmdirSync(file);
+      }
+    } catch (e) {
+      return fileResult(L, e, name);
+    }
+    return pushFileResultOk(L);
+  },
+  rename: (L) => {
+    const from: Uint8Array = lauxlib.luaL_checkstring(L, 1);
+    const to: Uint8Array = lauxlib.luaL_checkstring(L, 2);
+    try {
+      const ctx = upState(L).ctx;
+      fs.renameSync(statePath(ctx, from), statePath(ctx, to));
+    } catch (e) {
+      return fileResult(L, e, from);
+    }
+    return pushFileResultOk(L);
+  },
+};
 
 function pushStd(L: LuaState, state: IoState, cb: StreamCallbacks, regKey: Uint8Array | null, field: string): void {
   const stream = FileStream.fromCallbacks(cb);

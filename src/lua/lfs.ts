@@ -86,10 +86,18 @@ const MEMBERS: ReadonlyArray<readonly [string, (st: fs.Stats) => number | string
   ['blksize', (st) => st.blksize],
 ];
 const MEMBER_BY_NAME = new Map(MEMBERS.map(([n, f]) => [n, f]));
+const MEMBER_KEYS = MEMBERS.map(([n]) => toLuaString(n));
+/** mode and permission strings, encoded once (WSAPI stats the script on every request). */
+const encoded = new Map<string, LuaString>();
 
 function pushValue(L: LuaState, v: number | string): void {
-  if (typeof v === 'number') lua.lua_pushnumber(L, v);
-  else lua.lua_pushstring(L, toLuaString(v));
+  if (typeof v === 'number') {
+    lua.lua_pushnumber(L, v);
+    return;
+  }
+  let bytes = encoded.get(v);
+  if (bytes === undefined) encoded.set(v, (bytes = toLuaString(v)));
+  lua.lua_pushstring(L, bytes);
 }
 
 function fileInfo(L: LuaState, statFn: (p: Buffer) => fs.Stats): number {
@@ -113,16 +121,21 @@ function fileInfo(L: LuaState, statFn: (p: Buffer) => fs.Stats): number {
   }
   lua.lua_settop(L, 2);
   if (!lua.lua_istable(L, 2)) lua.lua_createtable(L, 0, MEMBERS.length + 1);
-  for (const [name, get] of MEMBERS) {
-    lua.lua_pushstring(L, toLuaString(name));
-    pushValue(L, get(st));
+  for (let i = 0; i < MEMBERS.length; i++) {
+    lua.lua_pushstring(L, MEMBER_KEYS[i]);
+    pushValue(L, MEMBERS[i][1](st));
     lua.lua_rawset(L, -3);
   }
   return 1;
 }
 
+/** A missing file without the cost of a thrown fs exception (WSAPI probes paths that do not exist). */
+function noEntry(): never {
+  throw osError('ENOENT');
+}
+
 function attributes(L: LuaState): number {
-  return fileInfo(L, (p) => fs.statSync(p));
+  return fileInfo(L, (p) => fs.statSync(p, { throwIfNoEntry: false }) ?? noEntry());
 }
 
 function pushLinkTarget(L: LuaState): boolean {
@@ -140,7 +153,7 @@ function symlinkattributes(L: LuaState): number {
       return pushError(L, e, 'could not obtain link target');
     }
   }
-  const ret = fileInfo(L, (p) => fs.lstatSync(p));
+  const ret = fileInfo(L, (p) => fs.lstatSync(p, { throwIfNoEntry: false }) ?? noEntry());
   if (ret === 1 && lua.lua_type(L, -1) === lua.LUA_TTABLE) {
     try {
       pushLinkTarget(L);

@@ -18,7 +18,10 @@ import { osError } from './oserror';
  * C calls did (rmdir(".") is EINVAL, "link/.." follows the link). "" stays
  * invalid (ENOENT) as it is for the C calls.
  */
-export function statePath(ctx: StateContext, p: Uint8Array): Buffer {
+export function statePath(ctx: StateContext, name: Uint8Array): Buffer {
+  // The C calls see a C string: a Lua string with NUL names only what comes before it.
+  const nul = name.indexOf(0);
+  const p = nul >= 0 ? name.subarray(0, nul) : name;
   if (p.length === 0) throw osError('ENOENT');
   // Bytes, not a decoded string: a Lua path may be any byte sequence.
   if (p[0] === 47 /* '/' */) return Buffer.from(p);
@@ -121,17 +124,20 @@ export class FileStream {
     const parts: Uint8Array[] = [this.rbuf.slice(this.rpos, this.rend)];
     this.rpos = this.rend;
     if (this.fdSpec !== null && this.seekable) {
-      // Read a regular file's remainder in one call; keep reading after it for files that grow or lie about size (/proc).
-      const rest = fs.fstatSync(this.fdSpec.fd).size - this.offset;
-      if (rest > 0) {
-        const big = Buffer.allocUnsafe(rest);
+      // A regular file's remainder in one read of size+1: coming up short is EOF, so no extra probe or chunk buffer.
+      // Files that grow, pipes and /proc (size 0) continue chunk by chunk below.
+      const st = fs.fstatSync(this.fdSpec.fd);
+      const want = st.size - this.offset + 1;
+      if (st.isFile() && want > 0) {
+        const big = Buffer.allocUnsafe(want);
         let got = 0;
-        while (got < rest) {
-          const n = this.rawRead(big, got, rest - got);
+        while (got < want) {
+          const n = this.rawRead(big, got, want - got);
           if (n === 0) break;
           got += n;
         }
         parts.push(big.subarray(0, got));
+        if (got < want) return concat(parts);
       }
     }
     while (this.fill()) {
@@ -302,6 +308,8 @@ function indexOfByte(buf: Uint8Array, byte: number, from: number, to: number): n
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  return Buffer.concat(parts);
+  const nonEmpty = parts.length === 1 ? parts : parts.filter((p) => p.length > 0);
+  if (nonEmpty.length === 0) return EMPTY;
+  if (nonEmpty.length === 1) return nonEmpty[0];
+  return Buffer.concat(nonEmpty);
 }

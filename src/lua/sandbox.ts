@@ -74,7 +74,7 @@ function loadWrappers(L: LuaState): void {
     lua.lua_dump(T, (_L: LuaState, b: Uint8Array, size: number) => {
       for (let i = 0; i < size; i++) parts.push(b[i]);
       return 0;
-    }, null, 1);
+    }, null, 0);
     wrappersImage = Uint8Array.from(parts);
   }
   lauxlib.luaL_loadbufferx(L, wrappersImage, wrappersImage.length, toLuaString('=sandbox'), toLuaString('b', true));

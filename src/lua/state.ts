@@ -202,15 +202,34 @@ function bodyReader(job: LuaJob): StreamCallbacks {
   };
 }
 
+/**
+ * luaL_openlibs without fengari's two extras: its `io` stub (openIo installs
+ * the full library) and its `fengari` version table (no Lua 5.1 global).
+ */
+const STANDARD_LIBS: ReadonlyArray<readonly [string, string]> = [
+  ['_G', 'luaopen_base'], ['package', 'luaopen_package'], ['coroutine', 'luaopen_coroutine'],
+  ['table', 'luaopen_table'], ['os', 'luaopen_os'], ['string', 'luaopen_string'],
+  ['math', 'luaopen_math'], ['utf8', 'luaopen_utf8'], ['debug', 'luaopen_debug'],
+];
+const LIB_NAMES = new Map(STANDARD_LIBS.map(([name]) => [name, toLuaString(name, true)]));
+
+function openStandardLibs(L: LuaState): void {
+  for (const [name, open] of STANDARD_LIBS) {
+    lauxlib.luaL_requiref(L, LIB_NAMES.get(name), lualib[open], 1);
+    lua.lua_pop(L, 1);
+  }
+}
+
 /** A fresh state for `job`: nothing survives between requests (mod_lwt.md §0). */
 export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): RequestState {
   const L = lauxlib.luaL_newstate();
-  lualib.luaL_openlibs(L);
+  openStandardLibs(L);
   openCompat(L);
-  // os.getenv sees the request's CGI environment, as a CGI process would.
-  installSandbox(L, ctx, job.env);
   openIo(L, ctx, {});
   openLfs(L, ctx);
+  // After io: the sandbox replaces io.popen and wraps pcall/xpcall for its stop sentinel.
+  // os.getenv sees the request's CGI environment, as a CGI process would.
+  installSandbox(L, ctx, job.env);
   installCachedLoaders(L, cache, ctx);
   fixOsDateUtc(L);
 

@@ -13,7 +13,7 @@ import { isRequireContainer, parseContainer, checkNegativeInOr, checkHasPositive
 import { applyDirective, compileRegex, isRelevantKey, newDirDraft, type ApplyContext, type DirDraft, type Level, type ServerDraft } from './directive-table';
 import { EMPTY_CONF, mergeDirConf, type DirConf } from './dir-conf';
 import { globToRegExp, hasWildcard, type IfRecord, type Model, type SectionKind, type SectionModel, type ServerModel } from './model';
-import { parseVhostAddress, serverNameHost } from './vhosts';
+import { parseServerName, parseVhostAddress, serverNameHost } from './vhosts';
 
 /** Debian's compiled-in DocumentRoot (`apache2 -S` shows it when none is configured). */
 export const DEFAULT_DOCUMENT_ROOT = '/var/www/html';
@@ -221,8 +221,12 @@ function containsRelevant(d: Directive): boolean {
 }
 
 function publicVhost(s: RawServer, main: RawServer): VHost {
+  const written = s.draft.serverName ?? (s.main ? undefined : main.draft.serverName);
+  const name = written === undefined ? null : parseServerName(written);
   return Object.freeze({
-    serverName: s.draft.serverName ?? (s.main ? null : main.draft.serverName ?? null),
+    serverName: name?.host ?? null,
+    serverPort: name?.port ?? null,
+    serverScheme: name?.scheme ?? null,
     aliases: Object.freeze([...s.draft.aliases]),
     addresses: Object.freeze([...s.addresses]),
     documentRoot: s.draft.documentRoot ?? main.draft.documentRoot ?? DEFAULT_DOCUMENT_ROOT,

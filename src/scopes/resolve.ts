@@ -201,17 +201,40 @@ export function normalizePath(p: string): string | null {
 
 const NO_ENV = Object.freeze({ set: Object.freeze([]), unset: Object.freeze([]), pass: Object.freeze([]) });
 
+/**
+ * mod_dir's fixup_dir: the first name whose sub-request is OK and a regular
+ * file wins; a sub-request that redirects (the name is a directory) ends the
+ * search with that redirect; a refused one is remembered and answered if no
+ * name is found.
+ */
+function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveRequest): Resolution | null {
+  const conf = mergeFor(server, w, uri);
+  let refused: Resolution | null = null;
+  for (const name of conf.directoryIndex ?? ['index.html']) {
+    const next = name.startsWith('/') ? name : uri + name;
+    const found = walk(translate(server, next).filename);
+    if (found.kind === 'dir' && !next.endsWith('/')) {
+      return { ...resolveIn(server, next, req, 1), status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
+    }
+    if (found.kind !== 'file' || found.pathInfo !== '') continue;
+    const sub = resolveIn(server, next, req, 1);
+    const verdict = checkAccess(sub.access, req.clientIp ?? '', req.serverIp);
+    if (verdict === 'denied' || (verdict === 'unsupported' && req.unsupportedAccess !== 'allow')) {
+      // Outside lwt-wsapi the answer stays 404: the sidecar reveals nothing about other files.
+      refused ??= sub.status === 403 ? sub : { ...sub, status: 404 };
+      continue;
+    }
+    return sub;
+  }
+  return refused;
+}
+
 function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth: number): Resolution {
   const t = translate(server, uri);
   const w = walk(t.filename);
   if (w.kind === 'dir' && uri.endsWith('/') && depth === 0) {
-    const conf = mergeFor(server, w, uri);
-    for (const name of conf.directoryIndex ?? ['index.html']) {
-      const next = name.startsWith('/') ? name : uri + name;
-      // mod_dir takes the first name whose sub-request finds a regular file.
-      const found = walk(translate(server, next).filename);
-      if (found.kind === 'file' && found.pathInfo === '') return resolveIn(server, next, req, depth + 1);
-    }
+    const index = directoryIndex(server, w, uri, req);
+    if (index) return index;
   }
   const conf = mergeFor(server, w, uri);
   const { handler, origin } = handlerOf(conf, w, t);

@@ -43,7 +43,12 @@ export type AccessRule =
   | { readonly kind: 'unsupported'; readonly what: string; readonly file: string; readonly line: number };
 
 export interface VHost {
+  /** The host part of ServerName (`https://www.example.com:443` gives `www.example.com`). */
   readonly serverName: string | null;
+  /** The port written in ServerName, if any (httpd uses it for SERVER_PORT with UseCanonicalName). */
+  readonly serverPort?: number | null;
+  /** The scheme written in ServerName, if any (`https`). */
+  readonly serverScheme?: string | null;
   readonly aliases: readonly string[];
   /** As written: `*:80`, `127.0.0.1:8080`, `_default_:443`, `*`. */
   readonly addresses: readonly string[];

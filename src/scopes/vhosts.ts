@@ -37,6 +37,16 @@ export function parseVhostAddress(text: string, d: Directive): VhostAddress {
   return { host: h, port };
 }
 
+/** ServerName `[scheme://]fqdn[:port]` as core.c's server_hostname_port splits it. */
+export function parseServerName(text: string): { host: string; port: number | null; scheme: string | null } {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
+  let rest = m ? text.slice(m[0].length) : text;
+  let port: number | null = null;
+  const pm = /:([0-9]+)$/.exec(rest);
+  if (pm && (!rest.startsWith('[') || rest.lastIndexOf(']') < pm.index)) { port = Number(pm[1]); rest = rest.slice(0, pm.index); }
+  return { host: rest, port, scheme: m ? m[1].toLowerCase() : null };
+}
+
 /** ServerName may carry a scheme and a port (`https://www.example.com:443`); matching uses the host only. */
 export function serverNameHost(name: string): string {
   let n = name.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');

@@ -85,14 +85,13 @@ export async function startWatching(opts: StartWatchingOptions): Promise<Watchin
         watched = r.snapshot.config.watch;
         w.retarget(watched);
       });
-      // A file that fails to load may be one the last good load never read (a new
-      // Include of it): watch it too, so that fixing it reloads.
+      // After a failed load, keep the last good closure, plus the file that failed
+      // when the last good load never read it (a new Include of it), so that fixing
+      // it reloads; directories created or removed meanwhile are followed too.
       reloader.on('error', (r) => {
         const f = r.error.file;
-        if (f !== undefined && !watched.files.includes(f)) {
-          watched = { files: [...watched.files, f], globs: watched.globs };
-          w.retarget(watched);
-        }
+        if (f !== undefined && !watched.files.includes(f)) watched = { files: [...watched.files, f], globs: watched.globs };
+        w.retarget(watched);
       });
       await w.whenReady();
       log?.info(`watching ${watched.files.length} configuration files in ${w.directories().length} directories`);

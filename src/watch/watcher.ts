@@ -11,6 +11,7 @@
  * `debounceMs` of quiet.
  */
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { WatchSet } from '../apache/types';
@@ -48,6 +49,29 @@ export function watchTargets(set: WatchSet): WatchTargets {
   return { files, dirs, globs };
 }
 
+/** A watched directory, or one on the way to it (its creation or removal matters). */
+function isWantedDir(t: WatchTargets, p: string): boolean {
+  if (t.dirs.has(p)) return true;
+  const prefix = p.endsWith(path.sep) ? p : p + path.sep;
+  for (const d of t.dirs) if (d.startsWith(prefix)) return true;
+  return false;
+}
+
+/**
+ * Where to watch for a directory: itself, or while it does not exist, the
+ * nearest ancestor that does (chokidar sees a missing path being created, but
+ * not what is then written inside it).
+ */
+function rootFor(dir: string): string {
+  let p = dir;
+  while (!fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) {
+    const up = path.dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  return p;
+}
+
 /**
  * Whether a change at `p` can change what a load reads. Wildcards follow httpd's
  * apr_fnmatch with APR_FNM_PERIOD. The pattern `*` also stands for a directory
@@ -58,12 +82,17 @@ export function isRelevant(t: WatchTargets, p: string): boolean {
   if (t.files.has(p)) return true;
   const patterns = t.globs.get(path.dirname(p));
   const name = path.basename(p);
-  return patterns !== undefined && patterns.some((pat) => (pat === '*' ? name !== '.' && name !== '..' : fnmatch(pat, name)));
+  if (patterns !== undefined && patterns.some((pat) => (pat === '*' ? name !== '.' && name !== '..' : fnmatch(pat, name)))) return true;
+  return isWantedDir(t, p);
 }
 
 export class ConfigWatcher {
   private readonly opts: WatcherOptions;
   private targets: WatchTargets;
+  /** The paths handed to chokidar: the wanted directories, or ancestors of missing ones. */
+  private roots: Set<string>;
+  /** Roots chokidar reported removed: it drops their watchers, so they are added again. */
+  private readonly lost = new Set<string>();
   private readonly fsw: FSWatcher;
   private readonly pending = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -74,17 +103,19 @@ export class ConfigWatcher {
   constructor(set: WatchSet, opts: WatcherOptions) {
     this.opts = opts;
     this.targets = watchTargets(set);
-    this.fsw = chokidar.watch([...this.targets.dirs], {
+    this.roots = new Set([...this.targets.dirs].map(rootFor));
+    this.fsw = chokidar.watch([...this.roots], {
       ignoreInitial: true,
       depth: 0,
-      // Only the watched directories themselves and relevant names: chokidar then
-      // keeps per-file watchers for those alone, not for every file in /etc/apache2.
-      ignored: (p: string) => !(this.targets.dirs.has(p) || isRelevant(this.targets, p)),
+      // Only the roots and relevant names: chokidar then keeps per-file watchers
+      // for those alone, not for every file in /etc/apache2.
+      ignored: (p: string) => !(this.roots.has(p) || isRelevant(this.targets, p)),
     });
     this.ready = new Promise((resolve) => this.fsw.once('ready', () => resolve()));
-    // addDir/unlinkDir: a directory matching a wildcard in the middle of an Include path.
+    // Directory events matter too: a wildcard in the middle of an Include path,
+    // or an included directory that is created or removed.
     for (const ev of ['add', 'change', 'unlink', 'addDir', 'unlinkDir'] as const) {
-      this.fsw.on(ev, (p: string) => this.event(path.resolve(p)));
+      this.fsw.on(ev, (p: string) => this.event(ev, path.resolve(p)));
     }
     this.fsw.on('error', (err: unknown) => this.opts.onError(err instanceof Error ? err : new Error(String(err))));
   }
@@ -94,28 +125,39 @@ export class ConfigWatcher {
     return this.ready;
   }
 
-  /** The directories currently watched, sorted. */
+  /** The directories that should be watched (the include closure's), sorted. */
   directories(): string[] {
     return [...this.targets.dirs].sort();
   }
 
-  /** Follow a new load's closure: new Includes are watched, dropped ones let go. */
+  /**
+   * Follow a load's closure: new Includes are watched, dropped ones let go, and
+   * directories created or removed since the last call are watched where they
+   * now are. Called after every reload attempt, failed ones included.
+   */
   retarget(set: WatchSet): void {
     if (this.closing) return;
     const next = watchTargets(set);
     const prev = this.targets;
-    this.targets = next;
-    const gone = [...prev.dirs].filter((d) => !next.dirs.has(d));
-    if (gone.length > 0) this.fsw.unwatch(gone);
-    const added = [...next.dirs].filter((d) => !prev.dirs.has(d));
+    const nextRoots = new Set([...next.dirs].map(rootFor));
+    // unwatch() also ignores the path from then on: only for directories no
+    // longer wanted, not for a wanted one that was removed and may come back.
+    const gone = [...this.roots].filter((d) => !nextRoots.has(d) && !isWantedDir(next, d));
+    const added = [...nextRoots].filter((d) => !this.roots.has(d) || this.lost.has(d));
     // A file newly included from a directory already watched had been filtered
     // out, so chokidar holds no watcher for it: add it by name.
-    const newFiles = [...next.files].filter((f) => !prev.files.has(f) && prev.dirs.has(path.dirname(f)));
+    const newFiles = [...next.files].filter((f) => !prev.files.has(f) && nextRoots.has(path.dirname(f)));
+    this.targets = next;
+    this.roots = nextRoots;
+    this.lost.clear();
+    if (gone.length > 0) this.fsw.unwatch(gone);
     if (added.length + newFiles.length > 0) this.fsw.add([...added, ...newFiles]);
   }
 
-  private event(p: string): void {
-    if (this.closing || !isRelevant(this.targets, p)) return;
+  private event(ev: string, p: string): void {
+    if (this.closing) return;
+    if (ev === 'unlinkDir' && this.roots.has(p)) this.lost.add(p);
+    if (!isRelevant(this.targets, p)) return;
     this.pending.add(p);
     const now = Date.now();
     if (this.timer === null) this.firstPendingAt = now;
@@ -132,6 +174,7 @@ export class ConfigWatcher {
     this.opts.onChange(changed);
   }
 
+  /** Idempotent; no batch is reported once it is called. */
   close(): Promise<void> {
     if (!this.closing) {
       if (this.timer !== null) clearTimeout(this.timer);

@@ -65,6 +65,8 @@ class JobOutput implements ResponseSink {
   }
 
   flush(done: RunResult | undefined): void {
+    // One buffer per message: a script's many small yields cross the thread boundary as one object.
+    if (this.chunks.length > 1) this.chunks = [joinChunks(this.chunks, this.bytes)];
     const msg: FromWorker = {
       type: 'output',
       id: this.id,
@@ -97,6 +99,16 @@ class JobOutput implements ResponseSink {
     }
     Atomics.store(flow, FLOW_WAITING, 0);
   }
+}
+
+function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function runJob(job: LuaJob): void {

@@ -85,6 +85,13 @@ describe('apache envvars', () => {
     assert.ok(warnings.every((w) => w.file === f && w.message.startsWith('envvars: ')));
   });
 
+  it('skips every branch of an if whose test it cannot read, and keeps the if structure', () => {
+    const f = file('if [ "$(uname)" = Linux ]; then export A=1; else export A=2; fi\nif true; then\n  export C=3\nfi\nexport B=ok\n');
+    const warnings: Diagnostic[] = [];
+    assert.deepEqual(readEnvvars(f, { APACHE_CONFDIR: '/x' }, warnings), { APACHE_CONFDIR: '/x', B: 'ok' });
+    assert.deepEqual(warnings.map((w) => w.line), [1, 2]);
+  });
+
   it('fails with LWT_CONF_ENVVARS when the file cannot be read', () => {
     assert.throws(() => readEnvvars('/nonexistent/envvars', {}, []), (e: { code?: string }) => e.code === 'LWT_CONF_ENVVARS');
   });

@@ -88,6 +88,18 @@ describe('apache layer agrees with httpd', () => {
     });
   });
 
+  it('on sorting names by bytes, as strcmp does (not by UTF-16 code units)', () => {
+    const root = tempTree({ 'main.conf': 'Include d/*.conf\nInclude d\n', 'd/\u{1F600}.conf': '#\n', 'd/\uE000.conf': '#\n', 'd/Z.conf': '#\n', 'd/\u00e9.conf': '#\n' });
+    try {
+      const main = path.join(root, 'main.conf');
+      const ours = loadConfig({ configFile: main }).files;
+      assert.deepEqual(ours, httpdFiles(root, main));
+      assert.deepEqual(ours.slice(1, 5).map((f) => path.basename(f)), ['Z.conf', '\u00e9.conf', '\uE000.conf', '\u{1F600}.conf']);
+    } finally {
+      removeTree(root);
+    }
+  });
+
   it('on generated include trees (names with dots, brackets, digits and case)', () => {
     const names = fc.constantFrom('a.conf', 'B.conf', '.x.conf', '10.conf', '2.conf', 'z.load', 'a b.conf', 'é.conf', '_.conf');
     const dirs = fc.constantFrom('d1', 'D2', '.dd', 'd1/sub', 'x');

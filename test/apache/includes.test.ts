@@ -129,6 +129,14 @@ describe('apache includes', () => {
       });
     }
 
+    it('says through which Includes a bad file was reached', () => {
+      const root = tree({ 'main.conf': 'Include a.conf\n', 'a.conf': '#\nInclude b.conf\n', 'b.conf': '<Files x>\n' });
+      const e = thrown(() => loadConfig({ configFile: path.join(root, 'main.conf') }));
+      assert.equal(e.code, 'LWT_CONF_SECTION_UNCLOSED');
+      assert.equal(`${e.file}:${e.line}`, `${path.join(root, 'b.conf')}:1`);
+      assert.ok(e.message.endsWith(`(included from ${path.join(root, 'a.conf')}:2 <- ${path.join(root, 'main.conf')}:1)`), e.message);
+    });
+
     it('rejects a missing main file, naming it', () => {
       const e = thrown(() => loadConfig({ configFile: '/nonexistent/apache2.conf' }));
       assert.equal(e.code, 'LWT_CONF_INCLUDE_MISSING');

@@ -76,6 +76,12 @@ describe('lwt-sidecar request', () => {
     assert.match(body, /^SCRIPT_FILENAME=.*\/env\.lua$/m);
   });
 
+  it('prints no body for HEAD, as Apache', async () => {
+    const r = await request('-X', 'HEAD', '/hello.lua');
+    assert.ok(r.out.endsWith('\r\n\r\n'));
+    assert.match(r.out, /^HTTP\/1\.1 200 OK\r\n/);
+  });
+
   it('posts a form from --data @FILE (POST by default)', async () => {
     const file = path.join(dir, 'form.txt');
     fs.writeFileSync(file, 'name=from+file');

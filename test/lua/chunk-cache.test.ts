@@ -110,13 +110,13 @@ describe('ChunkCache', () => {
     assert.equal(run(cache, path.join(dir, 'two'), 'print(dofile("x.lua"))').out, 'two');
   });
 
-  it('loadfile accepts an environment (5.3) and dofile propagates errors', () => {
+  it('loadfile accepts an environment (5.3); dofile propagates errors with positions, also from the cache', () => {
     const cache = new ChunkCache();
     fs.writeFileSync(path.join(dir, 'env.lua'), 'return y');
     fs.writeFileSync(path.join(dir, 'boom.lua'), '#!/usr/bin/lua\nlocal x = 1\nerror("boom")\n');
     assert.equal(run(cache, dir, 'print(loadfile("env.lua", "t", { y = 5 })())').out, '5');
-    const r = run(cache, dir, 'dofile("boom.lua")');
-    assert.equal(r.error, 'boom.lua:3: boom');
+    for (let i = 0; i < 2; i++) assert.equal(run(cache, dir, 'dofile("boom.lua")').error, 'boom.lua:3: boom');
+    assert.equal(cache.stats.hits, 1);
   });
 
   it('reports missing files, directories and syntax errors with the messages lua5.1 gives', () => {

@@ -82,6 +82,8 @@ const CASES: Array<[string, string]> = [
   ['modulo and math functions', 'print(7 % 3, -7 % 3, 7.5 % 2, math.fmod(7, 3), math.max(1, 2.5), math.abs(-2^40), math.sqrt(16), 2^31 % 7)'],
   ['select and unpack counts', 'print(select("#", 1, 2, 3), select(2, "a", "b"), unpack({1, 2, 3}))'],
   ['negative zero from runtime arithmetic', 'local z = 0 print(-z, 0 * -1, z)'],
+  ['ties round to even on the exact binary value (glibc)', 'print(string.format("%.0f %.0f %.0f %.0f %.2f %.1f %.14g %.3g %.0e", 0.5, 1.5, 2.5, -3.5, 0.125, 0.25, 2^-21, 1.0005, 2.5e10))'],
+  ['subnormals and the ends of the range', 'print(2^-1074, 2^-1022, 2^-1022 * 0.75, 1e-310, string.format("%g %e %.20g", 2^-1074, 1e-310, 2^-1060), 2^1023 * 1.999)'],
   ['concatenation of floats', 'print(1.5 .. "|" .. 2^-1074 .. "|" .. 1.7976931348623157e308 .. "|" .. 5e-324)'],
 ];
 

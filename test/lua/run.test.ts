@@ -110,6 +110,11 @@ describe('runRequest', () => {
     });
   });
 
+  it('provides the globals mod_lwt-era code used: wsapi.common, wsapi.app_path, httpd, httpd.core', () => {
+    assert.equal(runSidecar({ script: 'legacy.lua' }).body,
+      'common=true\napp_path=true\nreason=Not Found\nhttpd=true,true\ncore=true');
+  });
+
   describe('deferred functions', () => {
     it('run after the response: error list, then normal list, FIFO, errors logged and skipped', () => {
       const r = runSidecar({ script: 'defer.lua' });

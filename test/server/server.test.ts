@@ -176,6 +176,20 @@ describe('server: the sidecar over HTTP with real Lua', function () {
     });
   });
 
+  it('frees the worker when the client goes away mid-stream', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: run.port, path: '/app/stream.lua', agent: false }, (res) => {
+        res.once('data', () => { req.destroy(); resolve(); });
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'ECONNRESET') reject(e); });
+    });
+    const deadline = Date.now() + 10_000;
+    while (run.sidecar.stats().workers.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(run.sidecar.stats().workers.busy, 0);
+    assert.equal(run.sidecar.stats().inFlight, 0);
+    assert.equal((await request(run.port, '/app/hello.lua')).status, 200);
+  });
+
   it('rejects a body larger than maxBodyBytes with 413', async () => {
     const small = await startSidecar({ maxBodyBytes: 10 });
     try {

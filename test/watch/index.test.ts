@@ -69,6 +69,31 @@ describe('watch: startWatching follows edits of a running configuration', () => 
     assert.match(r.reason, /sites-enabled\/one\.conf/);
   });
 
+  it('an IncludeOptional directory that appears, disappears and comes back is followed', async () => {
+    fs.appendFileSync(configFile, 'IncludeOptional conf.d/*.conf\n');
+    const x = await start();
+    const dir = path.join(root, 'conf/conf.d');
+    const made = nextReload(x, 'the reload after creating conf.d');
+    writeTree(root, { 'conf/conf.d/new.conf': vhostConf(root, 'new.test') });
+    await made;
+    assert.equal(statusFor(live, 'new.test'), 200);
+
+    const removed = nextReload(x, 'the reload after removing conf.d');
+    fs.rmSync(dir, { recursive: true });
+    await removed;
+    assert.equal(statusFor(live, 'new.test'), 404);
+
+    const back = nextReload(x, 'the reload after creating conf.d again');
+    writeTree(root, { 'conf/conf.d/new.conf': vhostConf(root, 'new.test') });
+    await back;
+    assert.equal(statusFor(live, 'new.test'), 200);
+
+    const edited = nextReload(x, 'the reload after editing a file in the recreated directory');
+    fs.writeFileSync(path.join(dir, 'new.conf'), vhostConf(root, 'new.test', `${root}/lib3/?.lua`));
+    await edited;
+    assert.equal(resolve(live, { host: 'new.test', port: 8080, path: '/new.lua' }).lua.luaPath, `${root}/lib3/?.lua`);
+  });
+
   it('ten files touched at once make exactly one reload', async () => {
     const names = Array.from({ length: 10 }, (_, i) => `conf/sites-enabled/s${i}.conf`);
     writeTree(root, Object.fromEntries(names.map((n, i) => [n, vhostConf(root, `s${i}.test`)])));

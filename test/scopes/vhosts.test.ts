@@ -1,0 +1,139 @@
+/**
+ * Virtual hosts as `apache2 -S` reports them, and the server resolve() picks
+ * for a Host header, port and local address.
+ */
+
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { resolve } from '../../src/scopes';
+import type { Snapshot } from '../../src/scopes/types';
+import { SITE, SITE_ENV, removeSite, snapshotOf, tempSite } from './helpers';
+
+interface DumpedVhost { address: string; name: string; file: string; line: number; aliases: string[]; isDefault: boolean }
+
+/** Parse the "VirtualHost configuration:" part of `apache2 -S`. */
+function parseDumpVhosts(stdout: string): DumpedVhost[] {
+  const out: DumpedVhost[] = [];
+  let address = '';
+  let last: DumpedVhost | null = null;
+  for (const line of stdout.split('\n')) {
+    let m = /^(\S+)\s+is a NameVirtualHost$/.exec(line);
+    if (m) { address = m[1]; continue; }
+    m = /^(\S+)\s+(\S+) \((.+):(\d+)\)$/.exec(line);
+    if (m) { last = { address: m[1], name: m[2], file: m[3], line: Number(m[4]), aliases: [], isDefault: true }; out.push(last); continue; }
+    m = /^\s+default server (\S+) \((.+):(\d+)\)$/.exec(line);
+    if (m) { last = { address, name: m[1], file: m[2], line: Number(m[3]), aliases: [], isDefault: true }; out.push(last); continue; }
+    m = /^\s+port (\S+) namevhost (\S+) \((.+):(\d+)\)$/.exec(line);
+    if (m) { last = { address, name: m[2], file: m[3], line: Number(m[4]), aliases: [], isDefault: false }; out.push(last); continue; }
+    m = /^\s+(?:wild )?alias (\S+)$/.exec(line);
+    if (m && last) last.aliases.push(m[1]);
+  }
+  return out;
+}
+
+function apacheS(root: string, conf: string, env: Record<string, string> = {}, extra: string[] = []): DumpedVhost[] {
+  const r = spawnSync('apache2', ['-d', root, '-f', path.join(root, conf), ...extra, '-S'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return parseDumpVhosts(r.stdout);
+}
+
+function portOf(address: string): number {
+  const p = address.slice(address.lastIndexOf(':') + 1);
+  return p === '*' ? 80 : Number(p);
+}
+
+/** Every vhost httpd lists is one of ours (same name, position, aliases), and each address group has the same default. */
+function assertAgrees(snap: Snapshot, dumped: DumpedVhost[]): void {
+  assert.ok(dumped.length > 0);
+  const ours = snap.vhosts.filter((v) => !v.main);
+  for (const d of dumped) {
+    const v = ours.find((o) => o.file === d.file && o.line === d.line);
+    assert.ok(v, `apache2 -S lists ${d.name} at ${d.file}:${d.line}`);
+    assert.equal(v.serverName, d.name);
+    // -S lists aliases (wildcards as "wild alias") under the "namevhost" lines only.
+    if (!d.isDefault) assert.deepEqual([...v.aliases].sort(), [...d.aliases].sort());
+    if (d.isDefault) {
+      // A wildcard group's default serves connections to any other local address (TEST-NET here).
+      const ip = d.address.startsWith('*') || d.address.startsWith('_default_') ? '192.0.2.1' : d.address.slice(0, d.address.lastIndexOf(':'));
+      const r = resolve(snap, { host: 'no-such-name.invalid', port: portOf(d.address), path: '/', localAddress: ip });
+      assert.equal(`${r.vhost?.file}:${r.vhost?.line}`, `${d.file}:${d.line}`, `default for ${d.address}`);
+    }
+  }
+  const listed = new Set(dumped.map((d) => `${d.file}:${d.line}`));
+  assert.deepEqual(ours.map((v) => `${v.file}:${v.line}`).filter((k) => !listed.has(k)), []);
+}
+
+describe('virtual hosts', () => {
+  it('agree with apache2 -S on the fixture site', () => {
+    const snap = snapshotOf(SITE, 'apache2.conf', SITE_ENV);
+    assertAgrees(snap, apacheS(SITE, 'apache2.conf', SITE_ENV, ['-C', 'Define LWT_RUN /tmp']));
+  });
+
+  describe('on a tree with ports, addresses and defaults', () => {
+    let root = '';
+    let snap: Snapshot;
+    const conf = [
+      'ServerName main.test',
+      'DocumentRoot @ROOT@/main',
+      'Listen 127.0.0.1:18080',
+      'Listen 127.0.0.1:18081',
+      '<VirtualHost *:18080>',
+      '  ServerName a.test',
+      '  ServerAlias www.a.test *.wild.test',
+      '  DocumentRoot @ROOT@/a',
+      '</VirtualHost>',
+      '<VirtualHost *:18080>',
+      '  ServerName https://b.test:443',
+      '  DocumentRoot @ROOT@/b',
+      '</VirtualHost>',
+      '<VirtualHost 127.0.0.1:18081>',
+      '  ServerName ip.test',
+      '  DocumentRoot @ROOT@/ip',
+      '</VirtualHost>',
+      '<VirtualHost _default_:18081>',
+      '  ServerName fallback.test',
+      '  DocumentRoot @ROOT@/fallback',
+      '</VirtualHost>',
+      '<VirtualHost *:18080>',
+      '  DocumentRoot @ROOT@/noname',
+      '</VirtualHost>',
+    ].join('\n') + '\n';
+
+    before(() => {
+      root = tempSite({
+        'httpd.conf': `LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\nLoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so\nPidFile @ROOT@/httpd.pid\nDefaultRuntimeDir @ROOT@\nErrorLog @ROOT@/error.log\n${conf}`,
+        'main/': '', 'a/': '', 'b/': '', 'ip/': '', 'fallback/': '', 'noname/': '',
+      });
+      snap = snapshotOf(root);
+    });
+    after(() => removeSite(root));
+
+    it('lists the same virtual hosts and defaults as apache2 -S', () => {
+      assertAgrees(snap, apacheS(root, 'httpd.conf'));
+    });
+
+    const picks: Array<[string | undefined, number, string | undefined, string]> = [
+      ['a.test', 18080, undefined, 'a'],
+      ['WWW.A.TEST.', 18080, undefined, 'a'],
+      ['x.wild.test:18080', 18080, undefined, 'a'],
+      ['b.test', 18080, undefined, 'b'],
+      ['unknown.test', 18080, undefined, 'a'],
+      [undefined, 18080, undefined, 'a'],
+      ['ip.test', 18081, '127.0.0.1', 'ip'],
+      ['fallback.test', 18081, '127.0.0.1', 'ip'],
+      ['fallback.test', 18081, '127.0.0.2', 'fallback'],
+      ['a.test', 9999, undefined, 'main'],
+    ];
+    for (const [host, port, local, want] of picks) {
+      it(`picks ${want} for Host ${host ?? '(none)'} on port ${port}${local ? ` at ${local}` : ''}`, () => {
+        const r = resolve(snap, { host, port, path: '/', localAddress: local });
+        assert.equal(r.vhost?.documentRoot, path.join(root, want));
+      });
+    }
+
+    it('gives a vhost without ServerName the main server\'s name', () => {
+      assert.equal(snap.vhosts.find((v) => v.documentRoot.endsWith('/noname'))?.serverName, 'main.test');
+    });
+  });
+});
