@@ -1,6 +1,10 @@
 -- The `httpd.wsapi` connector of mod_lwt (mod_lwt.md §6), written for the
 -- sidecar against WSAPI 1.6.1: it hands the request to wsapi.common.run and
 -- turns the CGI-style output WSAPI writes back into status, type and headers.
+-- WSAPI is Debian's, found on the Lua 5.1 path (/usr/share/lua/5.1/wsapi;
+-- /usr/share/lua/5.2/wsapi holds symlinks to the same files). Under fengari
+-- _VERSION is "Lua 5.3", so wsapi.common skips coxpcall and uses the native
+-- pcall/xpcall, which yield across coroutines as coxpcall emulated on 5.1.
 
 -- wsapi.common tries `require "wsapi.ringer"` in a pcall; ringer needs the C
 -- module `rings`. Answering from preload skips a path search on every request.

@@ -117,6 +117,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   logger.notice(`listening on http://${host}:${address.port}, configuration ${snapshot.config.configFile} `
     + `(generation ${snapshot.generation}), ${snapshot.scopes.length} lwt-wsapi scopes, ${sidecar.options.workers} workers`);
+  if (snapshot.scopes.length === 0) logger.warn(`${snapshot.config.configFile}: no lwt-wsapi scopes: every request will get 404`);
   for (const d of snapshot.unsupportedAccess) {
     logger.warn(`${formatError(d)}: ${sidecar.options.apacheChecksAccess
       ? 'not checked by the sidecar (--apache-checks-access: Apache enforces it)'

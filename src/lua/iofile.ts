@@ -15,8 +15,6 @@ import { FileStream, type BufferMode, type StreamCallbacks } from './luafile';
 import { toOsError } from './oserror';
 import { scanNumber } from './scan-number';
 
-export { lua, lauxlib, to_luastring };
-
 export interface IoState {
   readonly ctx: StateContext;
   /** Handles not yet closed (fengari runs no __gc; closeIo() ends them). */

@@ -26,11 +26,8 @@ import {
   readFormats,
   setState,
   type IoState,
-  lua,
-  lauxlib,
-  to_luastring,
 } from './iofile';
-import type { LuaState } from './fengari';
+import { lua, lauxlib, toLuaString as to_luastring, type LuaState } from './fengari';
 
 export type { StreamCallbacks, BufferMode } from './luafile';
 export { closeIo, pushStreamFile, writeStdout } from './iofile';

@@ -10,7 +10,7 @@ import { newRequestState, type RequestRecord } from './state';
 import { pushRequest } from './httpd-core';
 import { closeIo } from './iolib';
 import { sandboxStop, setCpuDeadline } from './sandbox';
-import type { ChunkCache } from './chunk-cache';
+import { ChunkCache } from './chunk-cache';
 import type { StateContext } from './context';
 import type { ErrorCode } from '../errors';
 import type { LuaJob, ResponseSink, RunResult, RuntimeOptions } from './types';
@@ -123,7 +123,8 @@ export function runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions
     sink.head(rec.status, headerList(rec));
   };
   try {
-    state = newRequestState(job, ctx, opts, cache);
+    // chunkCache off: every chunk is compiled from source, as mod_lwt did.
+    state = newRequestState(job, ctx, opts, opts.chunkCache ? cache : new ChunkCache());
     const rec = state.record;
     rec.output = (chunk) => {
       if (chunk.length === 0) return;

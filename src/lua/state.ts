@@ -38,35 +38,46 @@ export const LUA_DIR = [path.resolve(__dirname, '..', '..', '..', 'lua'), path.r
 /** An APR table: case-insensitive keys, insertion order, duplicates kept (mod_lwt.md §4.1). */
 export class AprTable {
   readonly entries: Array<[string, string]> = [];
+  /** entries' keys lower-cased, kept in step: WSAPI looks env keys up many times per request. */
+  private readonly lower: string[] = [];
 
   constructor(init?: Iterable<readonly [string, string]>) {
-    if (init) for (const [k, v] of init) this.entries.push([k, v]);
+    if (init) for (const [k, v] of init) this.add(k, v);
   }
 
   get(key: string): string | undefined {
-    const k = key.toLowerCase();
-    return this.entries.find((e) => e[0].toLowerCase() === k)?.[1];
+    const i = this.lower.indexOf(key.toLowerCase());
+    return i < 0 ? undefined : this.entries[i]![1];
   }
 
   /** apr_table_set: the first entry keeps its place and name, later duplicates go. */
   set(key: string, value: string): void {
     const k = key.toLowerCase();
-    const i = this.entries.findIndex((e) => e[0].toLowerCase() === k);
+    const i = this.lower.indexOf(k);
     if (i < 0) {
-      this.entries.push([key, value]);
+      this.add(key, value);
       return;
     }
     this.entries[i]![1] = value;
-    for (let j = this.entries.length - 1; j > i; j--) if (this.entries[j]![0].toLowerCase() === k) this.entries.splice(j, 1);
+    this.remove(k, i + 1);
   }
 
   unset(key: string): void {
-    const k = key.toLowerCase();
-    for (let j = this.entries.length - 1; j >= 0; j--) if (this.entries[j]![0].toLowerCase() === k) this.entries.splice(j, 1);
+    this.remove(key.toLowerCase(), 0);
   }
 
   add(key: string, value: string): void {
     this.entries.push([key, value]);
+    this.lower.push(key.toLowerCase());
+  }
+
+  private remove(k: string, from: number): void {
+    for (let j = this.lower.length - 1; j >= from; j--) {
+      if (this.lower[j] === k) {
+        this.entries.splice(j, 1);
+        this.lower.splice(j, 1);
+      }
+    }
   }
 }
 

@@ -11,6 +11,8 @@ import { modelOf } from './model';
 function vhostJson(v: VHost) {
   return {
     serverName: v.serverName,
+    serverPort: v.serverPort ?? null,
+    serverScheme: v.serverScheme ?? null,
     aliases: [...v.aliases],
     addresses: [...v.addresses],
     documentRoot: v.documentRoot,

@@ -98,7 +98,8 @@ export function dispatch(ctx: RequestContext): Promise<void> {
       if (msg.head && !res.headersSent) {
         const { status, reason } = statusLine(msg.head.status);
         const extra: Array<[string, string]> = [];
-        if (msg.done) extra.push(['Content-Length', String(msg.bytes)]);
+        // 204 and 304 carry no body (RFC 9110), so no length either.
+        if (msg.done && status !== 204 && status !== 304) extra.push(['Content-Length', String(msg.bytes)]);
         ctx.status = status;
         res.writeHead(status, reason, headerArray(msg.head.headers, extra));
       }

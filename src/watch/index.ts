@@ -81,9 +81,10 @@ export async function startWatching(opts: StartWatchingOptions): Promise<Watchin
         onError: (err) => log?.warn(`watch: ${err.message}`),
       });
       watcher = w;
+      const readSince = (r: { at: Date; timings: { totalMs: number } }) => r.at.getTime() - r.timings.totalMs;
       reloader.on('reload', (r) => {
         watched = r.snapshot.config.watch;
-        w.retarget(watched);
+        w.retarget(watched, readSince(r));
       });
       // After a failed load, keep the last good closure, plus the file that failed
       // when the last good load never read it (a new Include of it), so that fixing
@@ -91,7 +92,7 @@ export async function startWatching(opts: StartWatchingOptions): Promise<Watchin
       reloader.on('error', (r) => {
         const f = r.error.file;
         if (f !== undefined && !watched.files.includes(f)) watched = { files: [...watched.files, f], globs: watched.globs };
-        w.retarget(watched);
+        w.retarget(watched, readSince(r));
       });
       await w.whenReady();
       log?.info(`watching ${watched.files.length} configuration files in ${w.directories().length} directories`);

@@ -86,6 +86,13 @@ export function isRelevant(t: WatchTargets, p: string): boolean {
   return isWantedDir(t, p);
 }
 
+/**
+ * Linux stamps mtimes from a coarse clock (one scheduler tick behind the real
+ * time), so a file written just after the load began can carry an earlier
+ * mtime. Erring this way costs at most one needless reload.
+ */
+const MTIME_SLACK_MS = 50;
+
 export class ConfigWatcher {
   private readonly opts: WatcherOptions;
   private targets: WatchTargets;
@@ -135,7 +142,7 @@ export class ConfigWatcher {
    * directories created or removed since the last call are watched where they
    * now are. Called after every reload attempt, failed ones included.
    */
-  retarget(set: WatchSet): void {
+  retarget(set: WatchSet, readSince: number = Date.now()): void {
     if (this.closing) return;
     const next = watchTargets(set);
     const prev = this.targets;
@@ -152,6 +159,39 @@ export class ConfigWatcher {
     this.lost.clear();
     if (gone.length > 0) this.fsw.unwatch(gone);
     if (added.length + newFiles.length > 0) this.fsw.add([...added, ...newFiles]);
+    if (added.length > 0) {
+      const t = setTimeout(() => this.catchUp(added, readSince), this.opts.debounceMs);
+      t.unref();
+    }
+  }
+
+  /**
+   * chokidar sets up a newly added directory asynchronously: a file written in
+   * it between the load that found it and that moment raises no event. Look
+   * once the watch is in place, and report what differs from the closure or
+   * changed since the load began reading (`readSince`, epoch ms).
+   */
+  private catchUp(dirs: readonly string[], readSince: number): void {
+    if (this.closing) return;
+    for (const dir of dirs) {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      const present = new Set<string>();
+      for (const e of entries) {
+        if (e.isDirectory()) continue;
+        const p = path.join(dir, e.name);
+        if (!isRelevant(this.targets, p)) continue;
+        present.add(p);
+        const mtime = fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+        if (!this.targets.files.has(p)) this.event('add', p);
+        else if (mtime >= readSince - MTIME_SLACK_MS) this.event('change', p);
+      }
+      for (const f of this.targets.files) if (path.dirname(f) === dir && !present.has(f)) this.event('unlink', f);
+    }
   }
 
   private event(ev: string, p: string): void {
