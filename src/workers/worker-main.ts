@@ -8,18 +8,12 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { toShape, isSidecarError, type ErrorShape } from '../errors';
+import { ChunkCache, DEFAULT_RUNTIME_OPTIONS, runRequest } from '../lua';
 import type { LogLevel, LuaJob, ResponseSink, RunResult, RuntimeOptions } from '../lua/types';
 import {
   FLOW_ABORTED, FLOW_OUTSTANDING, FLOW_WAITING,
   type FromWorker, type OutputHead, type ToWorker, type WorkerInit,
 } from './messages';
-
-/** The part of src/lua this worker uses (H4's runtime; loaded lazily so the pool builds without it). */
-interface LuaRuntime {
-  runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions, cache: unknown): RunResult;
-  ChunkCache: new () => unknown;
-  DEFAULT_RUNTIME_OPTIONS: RuntimeOptions;
-}
 
 /** Streamed output leaves in batches of at least this many bytes. */
 const STREAM_BATCH_BYTES = 16 * 1024;
@@ -28,10 +22,8 @@ const init = workerData as WorkerInit;
 const port = parentPort;
 if (!port) throw new Error('worker-main must run in a worker thread');
 const flow = new Int32Array(init.flow);
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const lua = require('../lua') as LuaRuntime;
-const cache = new lua.ChunkCache();
-const runtime: RuntimeOptions = Object.freeze({ ...lua.DEFAULT_RUNTIME_OPTIONS, ...init.runtime });
+const cache = new ChunkCache();
+const runtime: RuntimeOptions = Object.freeze({ ...DEFAULT_RUNTIME_OPTIONS, ...init.runtime });
 
 class JobOutput implements ResponseSink {
   private pendingHead: OutputHead | undefined;
@@ -115,7 +107,7 @@ function runJob(job: LuaJob): void {
   const out = new JobOutput(job.id);
   let result: RunResult;
   try {
-    result = lua.runRequest(job, out, runtime, cache);
+    result = runRequest(job, out, runtime, cache);
   } catch (err) {
     const error: ErrorShape = isSidecarError(err)
       ? toShape(err)

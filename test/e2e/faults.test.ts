@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { useStack } from '../helpers/apache';
 import { get, type RawResponse } from './raw-http';
 
-const after = <T>(ms: number, f: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => f().then(resolve, reject), ms));
+const later = <T>(ms: number, f: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => f().then(resolve, reject), ms));
 
 describe('e2e: faults through Apache', function () {
   this.timeout(30_000);
@@ -19,7 +19,7 @@ describe('e2e: faults through Apache', function () {
     it('answers a fast request while a 2 s script runs', async () => {
       const order: string[] = [];
       const slow = get(stack.apache.port, '/e2e/slow.ws?ms=2000').then((r) => { order.push('slow'); return r; });
-      const fast = after(200, () => get(stack.apache.port, '/hello.ws')).then((r) => { order.push('fast'); return r; });
+      const fast = later(200, () => get(stack.apache.port, '/hello.ws')).then((r) => { order.push('fast'); return r; });
       const [s, f] = await Promise.all([slow, fast]);
       // The 2 s script exceeds the 1 s limit or finishes; either way the fast one came first.
       assert.equal(f.status, 200);

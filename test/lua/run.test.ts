@@ -4,6 +4,8 @@
  */
 
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { lua, lauxlib, toLuaString, toJsString } from '../../src/lua/fengari';
 import { newRequestState, mergeLuaPath, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
@@ -113,6 +115,33 @@ describe('runRequest', () => {
   it('provides the globals mod_lwt-era code used: wsapi.common, wsapi.app_path, httpd, httpd.core', () => {
     assert.equal(runSidecar({ script: 'legacy.lua' }).body,
       'common=true\napp_path=true\nreason=Not Found\nhttpd=true,true\ncore=true');
+  });
+
+  describe('compiled chunks', () => {
+    function scriptJob(file: string): LuaJob {
+      const base = jobFor({ script: 'hello.lua' });
+      const env = { ...base.env, SCRIPT_FILENAME: file, SCRIPT_NAME: `/${path.basename(file)}`, DOCUMENT_ROOT: path.dirname(file) };
+      return { ...base, filename: file, env, request: { ...base.request, filename: file } };
+    }
+    const version = (n: number) => `module(..., package.seeall)\nfunction run(env) return 200, {}, coroutine.wrap(function () coroutine.yield("v${n}") end) end\n`;
+
+    it('an edited script is picked up on the next request through a shared cache', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-run-'));
+      try {
+        const file = path.join(dir, 'edit.lua');
+        fs.writeFileSync(file, version(1));
+        const cache = new ChunkCache();
+        assert.equal(runSidecar(scriptJob(file), DEFAULT_RUNTIME_OPTIONS, cache).body, 'v1');
+        fs.writeFileSync(file, version(22));
+        assert.equal(runSidecar(scriptJob(file), DEFAULT_RUNTIME_OPTIONS, cache).body, 'v22');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('runs with chunkCache off (everything compiled from source)', () => {
+      assert.equal(runSidecar({ script: 'iso/global.lua' }, { ...DEFAULT_RUNTIME_OPTIONS, chunkCache: false }).body, 'counter=1');
+    });
   });
 
   describe('deferred functions', () => {
