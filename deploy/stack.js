@@ -72,7 +72,8 @@ function quote(s) {
  * operator would write it: the site's own apache2.conf (it sets Listen, the
  * modules, logs and user from LWT_PORT/LWT_RUN/LWT_USER), then the modules the
  * proxy snippet needs if the site did not load them, then the snippet.
- * opts: { dir, port, sidecarUrl?, siteConf?, proxyConf? (null: none), extra?: string[], defines? }
+ * opts: { dir, port, sidecarUrl?, siteConf?, proxyConf? (null: none), before?/extra?: string[] (directives
+ * before/after the snippet), defines?, env? (apache2's environment), timeoutMs? }
  */
 function apacheConfig(opts) {
   const site = opts.siteConf || SITE_CONF;
@@ -87,6 +88,8 @@ function apacheConfig(opts) {
     `Include ${quote(site)}`,
     ...MODULES.map((m) => `<IfModule !${m}_module>\n    LoadModule ${m}_module ${MODULES_DIR}/mod_${m}.so\n</IfModule>`),
   ];
+  // ProxyPass exclusions (`ProxyPass /x !`) only work ahead of the rules they exclude from.
+  lines.push(...(opts.before || []));
   const proxy = opts.proxyConf === undefined ? PROXY_CONF : opts.proxyConf;
   if (proxy) lines.push(`Include ${quote(proxy)}`);
   lines.push(...(opts.extra || []));
@@ -224,7 +227,7 @@ const LISTEN_LINE = /listening on https?:\/\/(\S+?):(\d+)/;
 
 /**
  * Starts `node bin/lwt-sidecar serve --config FILE --listen 127.0.0.1:PORT ...args`.
- * opts: { config?, args?: string[], env?, port?, timeoutMs? }.
+ * opts: { config?, args?: string[], env?, port?, timeoutMs?, echo? (copy its output to stderr) }.
  * Returns { url, port, pid, child, output(), stop(signal?) } where stop resolves { code, signal }.
  */
 async function startSidecar(opts = {}) {
@@ -243,6 +246,7 @@ async function startSidecar(opts = {}) {
     const timer = setTimeout(() => reject(new Error(`lwt-sidecar serve printed no listen address within ${opts.timeoutMs || 15000} ms:\n${output}`)), opts.timeoutMs || 15000);
     const onData = (d) => {
       output += d;
+      if (opts.echo) process.stderr.write(d);
       const m = LISTEN_LINE.exec(output);
       if (m) { clearTimeout(timer); resolve(Number(m[2])); }
     };
@@ -266,6 +270,18 @@ async function startSidecar(opts = {}) {
   return {
     url, port: listened, pid: child.pid, child,
     output: () => output,
+    /** Resolves the output once it matches `re` (logs are written asynchronously); rejects after timeoutMs. */
+    waitForOutput(re, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const deadline = Date.now() + timeoutMs;
+        const poll = () => {
+          if (re.test(output)) resolve(output);
+          else if (Date.now() > deadline) reject(new Error(`lwt-sidecar printed nothing matching ${re} within ${timeoutMs} ms:\n${output}`));
+          else setTimeout(poll, 25);
+        };
+        poll();
+      });
+    },
     /** Sends `signal` (default SIGTERM) once and resolves the exit { code, signal }; SIGKILL after 10 s. */
     stop(signal = 'SIGTERM') {
       if (!stopping) {

@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
 import type { LuaJob, ResponseSink } from '../../src/lua/types';
 
@@ -139,11 +140,36 @@ function cLua(iterations: number): Figures {
   }
 }
 
+/** One worker's share of the throughput run: requests completed in `ms`. */
+function throughputWorker(ms: number): number {
+  const sink: ResponseSink = { head: () => undefined, body: () => undefined, log: () => undefined };
+  const cache = new ChunkCache();
+  for (let i = 0; i < 200; i++) runRequest(JOB, sink, DEFAULT_RUNTIME_OPTIONS, cache);
+  const end = performance.now() + ms;
+  let n = 0;
+  while (performance.now() < end) {
+    runRequest(JOB, sink, DEFAULT_RUNTIME_OPTIONS, cache);
+    n++;
+  }
+  return n;
+}
+
+/** Requests/s with one worker thread per core, each with its own chunk cache (as the worker pool runs them). */
+async function throughput(ms: number): Promise<{ workers: number; perSecond: number }> {
+  const workers = os.availableParallelism();
+  const counts = await Promise.all(Array.from({ length: workers }, () => new Promise<number>((resolve, reject) => {
+    const w = new Worker(__filename, { workerData: { ms } });
+    w.once('message', resolve);
+    w.once('error', reject);
+  })));
+  return { workers, perSecond: counts.reduce((a, b) => a + b, 0) / (ms / 1000) };
+}
+
 function row(name: string, f: Figures): string {
   return `${name.padEnd(44)} median ${f.median.toFixed(3).padStart(7)} ms   p99 ${f.p99.toFixed(3).padStart(7)} ms   mean ${f.mean.toFixed(3).padStart(7)} ms`;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`seed example through wsapi.common.run, one new Lua state per request, ${ITERATIONS} requests, single thread`);
   const fromSource = sidecar(Math.max(50, Math.floor(ITERATIONS / 5)), false);
   const cached = sidecar(ITERATIONS, true);
@@ -154,6 +180,15 @@ function main(): void {
   console.log(`ratio cached sidecar / C lua5.1 (median): ${(cached.median / c.median).toFixed(2)}`
     + `  -> ${cached.median <= c.median ? 'target met' : 'target NOT met'} (target <= 1.00)`);
   console.log(`ratio uncached sidecar / C lua5.1 (median): ${(fromSource.median / c.median).toFixed(2)}`);
+  const t = await throughput(3000);
+  console.log(`throughput, cached, ${t.workers} worker threads (one per core): ${t.perSecond.toFixed(0)} requests/s`);
 }
 
-main();
+if (isMainThread) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  parentPort!.postMessage(throughputWorker((workerData as { ms: number }).ms));
+}

@@ -73,6 +73,17 @@ function parseRequest(values: Record<string, unknown>, url: string): Parsed {
   return { method, headers, body, host: host === null ? null : host.replace(/:\d+$/, ''), port: abs?.[3] ? Number(abs[3]) : 80, target: url };
 }
 
+/** Everything typed on the command line is text; a LuaJob carries env and header values as UTF-8 bytes (see LuaJob.env). */
+function binary(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+function toBinary(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) out[k] = binary(v);
+  return out;
+}
+
 function signature(req: Parsed, res: Resolution | null): SignatureInfo {
   return {
     mode: 'off',
@@ -114,7 +125,13 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     printError(io, parsed.status, req, null);
     return 0;
   }
-  const res = resolve(snapshot, { ...(req.host !== null ? { host: req.host } : {}), port: req.port, path: parsed.target.path });
+  const res = resolve(snapshot, {
+    ...(req.host !== null ? { host: req.host } : {}),
+    port: req.port,
+    path: parsed.target.path,
+    clientIp: CLIENT.ip,
+    serverIp: '127.0.0.1',
+  });
   if (res.status !== 200 || res.filename === null) {
     if (res.reason) io.stderr.write(`lwt-sidecar: ${res.reason}\n`);
     printError(io, res.status === 200 ? 404 : res.status, req, res);
@@ -126,7 +143,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     return 0;
   }
 
-  const env = buildCgiEnv({
+  const env = toBinary(buildCgiEnv({
     method: req.method,
     protocol: 'HTTP/1.1',
     requestUri: parsed.target.raw,
@@ -150,7 +167,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     headers: req.headers,
     envOps: res.env,
     processEnv: process.env,
-  });
+  }));
   const job: LuaJob = {
     id: 1,
     filename: res.filename,
@@ -169,7 +186,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
       filename: res.filename,
       localIp: '127.0.0.1',
       remoteIp: CLIENT.ip,
-      headersIn: mergeHeaders(req.headers),
+      headersIn: mergeHeaders(req.headers).map(([k, v]) => [k, binary(v)] as [string, string]),
     },
     body: req.body,
   };

@@ -21,9 +21,11 @@ const OPTIONS = {
   'cpu-limit-ms': { type: 'string' },
   'max-body': { type: 'string' },
   'idle-timeout-ms': { type: 'string' },
+  'stop-timeout-ms': { type: 'string' },
   'trusted-proxy': { type: 'string', multiple: true },
   'scheme-header': { type: 'string' },
   'port-header': { type: 'string' },
+  'request-line-header': { type: 'string' },
   'apache-checks-access': { type: 'boolean' },
   'server-software': { type: 'string' },
   'server-addr': { type: 'string' },
@@ -47,11 +49,14 @@ ${CONFIG_USAGE}
   --cpu-limit-ms MS         CPU time a request may spend in Lua (default ${DEFAULT_OPTIONS.cpuLimitMs})
   --max-body SIZE           largest request body, e.g. 10M; larger gets 413 (default 10M)
   --idle-timeout-ms MS      keep-alive idle timeout; keep above Apache's ttl= (default ${DEFAULT_OPTIONS.idleTimeoutMs})
+  --stop-timeout-ms MS      on SIGTERM, how long in-flight requests may take to finish (default ${DEFAULT_OPTIONS.stopTimeoutMs})
   --trusted-proxy ADDR      peer whose X-Forwarded-* headers are believed: IP, CIDR or 'loopback'
                             (repeatable; default loopback)
   --scheme-header NAME      header a trusted peer sets to http/https (default ${DEFAULT_OPTIONS.schemeHeader})
   --port-header NAME        header a trusted peer sets to the client's port, for REMOTE_PORT
                             (default ${DEFAULT_OPTIONS.portHeader})
+  --request-line-header NAME  header a trusted peer sets to httpd's THE_REQUEST, for the client's
+                            own REQUEST_URI and SERVER_PROTOCOL (default ${DEFAULT_OPTIONS.requestLineHeader})
   --apache-checks-access    answer requests whose access rules the sidecar cannot check
                             (Require valid-user, …) instead of 403: Apache enforces them
   --server-software TEXT    SERVER_SOFTWARE and the signature banner (default ${DEFAULT_OPTIONS.serverSoftware})
@@ -98,9 +103,11 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     ...(values['cpu-limit-ms'] !== undefined ? { cpuLimitMs: int(values, 'cpu-limit-ms') } : {}),
     ...(values['max-body'] !== undefined ? { maxBodyBytes: parseSize('--max-body', values['max-body']) } : {}),
     ...(values['idle-timeout-ms'] !== undefined ? { idleTimeoutMs: int(values, 'idle-timeout-ms') } : {}),
+    ...(values['stop-timeout-ms'] !== undefined ? { stopTimeoutMs: int(values, 'stop-timeout-ms') } : {}),
     ...(values['trusted-proxy'] !== undefined ? { trustedProxies: values['trusted-proxy'] } : {}),
     ...(values['scheme-header'] !== undefined ? { schemeHeader: values['scheme-header'] } : {}),
     ...(values['port-header'] !== undefined ? { portHeader: values['port-header'] } : {}),
+    ...(values['request-line-header'] !== undefined ? { requestLineHeader: values['request-line-header'] } : {}),
     apacheChecksAccess: values['apache-checks-access'] === true,
     ...(values['server-software'] !== undefined ? { serverSoftware: values['server-software'] } : {}),
     ...(values['server-addr'] !== undefined ? { serverAddr: values['server-addr'] } : {}),

@@ -4,7 +4,7 @@
  * the escapers, deferred functions, logging, stat and time.
  */
 
-import { lua, lauxlib, toLuaString } from './fengari';
+import { lua, lauxlib, toLuaString, toJsString } from './fengari';
 import type { LogLevel } from './types';
 import type { AprTable, RequestRecord } from './state';
 
@@ -42,9 +42,16 @@ function toKey(L: LuaState, arg: number): string {
   return Buffer.from(lua.lua_tolstring(L, arg)).toString('latin1');
 }
 
+/** A binary string (one char per byte: env and header values, see LuaJob) as the same bytes. */
 function pushLatin1(L: LuaState, s: string | null | undefined): void {
   if (s === null || s === undefined) lua.lua_pushnil(L);
   else lua.lua_pushstring(L, Buffer.from(s, 'latin1'));
+}
+
+/** Text (decoded paths, file names) as UTF-8 bytes: what lfs and io turn back into file names. */
+function pushText(L: LuaState, s: string | null | undefined): void {
+  if (s === null || s === undefined) lua.lua_pushnil(L);
+  else lua.lua_pushstring(L, toLuaString(s));
 }
 
 /** Push a new userdata wrapper around `t` (mod_lwt: a new wrapper per access, no __eq). */
@@ -52,11 +59,11 @@ export function pushAprTable(L: LuaState, t: AprTable): void {
   const ud = lua.lua_newuserdata(L, 0);
   ud.table = t;
   ud.tag = fakePointer();
-  lauxlib.luaL_setmetatable(L, toLuaString(APR_META));
+  lauxlib.luaL_setmetatable(L, toLuaString(APR_META, true));
 }
 
 function checkAprTable(L: LuaState, arg: number): AprTable {
-  return lauxlib.luaL_checkudata(L, arg, toLuaString(APR_META)).table as AprTable;
+  return lauxlib.luaL_checkudata(L, arg, toLuaString(APR_META, true)).table as AprTable;
 }
 
 function aprIterator(L: LuaState): number {
@@ -77,7 +84,7 @@ function aprIterator(L: LuaState): number {
 }
 
 function openAprMeta(L: LuaState): void {
-  lauxlib.luaL_newmetatable(L, toLuaString(APR_META));
+  lauxlib.luaL_newmetatable(L, toLuaString(APR_META, true));
   const meta: Record<string, JsFn> = {
     __index: (L) => {
       pushLatin1(L, checkAprTable(L, 1).get(toKey(L, 2)));
@@ -91,7 +98,7 @@ function openAprMeta(L: LuaState): void {
       return 0;
     },
     __tostring: (L) => {
-      lua.lua_pushstring(L, toLuaString(`APR table (${lauxlib.luaL_checkudata(L, 1, toLuaString(APR_META)).tag})`));
+      lua.lua_pushstring(L, toLuaString(`APR table (${lauxlib.luaL_checkudata(L, 1, toLuaString(APR_META, true)).tag})`));
       return 1;
     },
     __pairs: aprIterator,
@@ -103,12 +110,12 @@ function openAprMeta(L: LuaState): void {
 function setFuncs(L: LuaState, fns: Record<string, JsFn>): void {
   for (const [name, fn] of Object.entries(fns)) {
     lua.lua_pushcfunction(L, fn);
-    lua.lua_setfield(L, -2, toLuaString(name));
+    lua.lua_setfield(L, -2, toLuaString(name, true));
   }
 }
 
 function needRequest(L: LuaState, rec: RequestRecord): void {
-  if (!rec.registered) lauxlib.luaL_error(L, toLuaString('no request record'));
+  if (!rec.registered) lauxlib.luaL_error(L, toLuaString('no request record', true));
 }
 
 /** The fields of the `request` userdata (mod_lwt.md §4): each read recomputes. */
@@ -117,9 +124,9 @@ function pushRequestField(L: LuaState, rec: RequestRecord, key: string): void {
   switch (key) {
     case 'uri': return pushLatin1(L, r.uri);
     case 'protocol': return pushLatin1(L, r.protocol);
-    case 'hostname': return pushLatin1(L, r.hostname);
-    case 'path': return pushLatin1(L, r.path);
-    case 'path_info': return pushLatin1(L, r.pathInfo);
+    case 'hostname': return pushText(L, r.hostname);
+    case 'path': return pushText(L, r.path);
+    case 'path_info': return pushText(L, r.pathInfo);
     case 'args': return pushLatin1(L, r.args);
     case 'method': return pushLatin1(L, r.method);
     case 'status': return lua.lua_pushinteger(L, rec.status);
@@ -127,8 +134,8 @@ function pushRequestField(L: LuaState, rec: RequestRecord, key: string): void {
     case 'headers_in': return pushAprTable(L, rec.headersIn);
     case 'headers_out': return pushAprTable(L, rec.headersOut);
     case 'err_headers_out': return pushAprTable(L, rec.errHeadersOut);
-    case 'filename': return pushLatin1(L, r.filename);
-    case 'filedir': return pushLatin1(L, r.filename.slice(0, r.filename.lastIndexOf('/') + 1));
+    case 'filename': return pushText(L, r.filename);
+    case 'filedir': return pushText(L, r.filename.slice(0, r.filename.lastIndexOf('/') + 1));
     case 'user': return pushLatin1(L, rec.job.env.REMOTE_USER);
     case 'auth_type': return pushLatin1(L, rec.job.env.AUTH_TYPE);
     case 'local_ip': return pushLatin1(L, r.localIp);
@@ -142,7 +149,7 @@ function pushRequestField(L: LuaState, rec: RequestRecord, key: string): void {
 export function pushRequest(L: LuaState, rec: RequestRecord): void {
   const ud = lua.lua_newuserdata(L, 0);
   ud.tag = fakePointer();
-  if (lauxlib.luaL_newmetatable(L, toLuaString(REQUEST_META))) {
+  if (lauxlib.luaL_newmetatable(L, toLuaString(REQUEST_META, true))) {
     setFuncs(L, {
       __index: (L) => {
         pushRequestField(L, rec, toKey(L, 2));
@@ -190,9 +197,10 @@ function escaper(table: Record<number, string>): JsFn {
   };
 }
 
+/** Log lines are text: the bytes are read as UTF-8, as the io library's stderr does. */
 function logger(rec: RequestRecord, level: LogLevel): JsFn {
   return (L) => {
-    rec.log(level, checkString(L, 1));
+    rec.log(level, toJsString(lauxlib.luaL_checkstring(L, 1)));
     return 0;
   };
 }
@@ -202,7 +210,7 @@ function coreTime(L: LuaState): number {
   lauxlib.luaL_checktype(L, 1, lua.LUA_TTABLE);
   const v: number[] = [];
   for (const f of ['year', 'month', 'day', 'hour', 'min', 'sec']) {
-    lua.lua_getfield(L, 1, toLuaString(f));
+    lua.lua_getfield(L, 1, toLuaString(f, true));
     if (!lua.lua_isnumber(L, -1)) lauxlib.luaL_error(L, toLuaString(`field '${f}' missing`));
     v.push(Math.trunc(lua.lua_tonumber(L, -1)));
     lua.lua_pop(L, 1);
@@ -265,27 +273,27 @@ export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: { input:
       const s = rec.stat();
       lua.lua_createtable(L, 0, 3);
       lua.lua_pushnumber(L, s.realtime);
-      lua.lua_setfield(L, -2, toLuaString('realtime'));
+      lua.lua_setfield(L, -2, toLuaString('realtime', true));
       lua.lua_pushnumber(L, s.cputime);
-      lua.lua_setfield(L, -2, toLuaString('cputime'));
+      lua.lua_setfield(L, -2, toLuaString('cputime', true));
       lua.lua_pushinteger(L, s.memory);
-      lua.lua_setfield(L, -2, toLuaString('memory'));
+      lua.lua_setfield(L, -2, toLuaString('memory', true));
       return 1;
     },
     time: coreTime,
   });
   handles.input(L);
-  lua.lua_setfield(L, -2, toLuaString('input'));
+  lua.lua_setfield(L, -2, toLuaString('input', true));
   handles.output(L);
-  lua.lua_setfield(L, -2, toLuaString('output'));
+  lua.lua_setfield(L, -2, toLuaString('output', true));
 
   lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
   lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, toLuaString('httpd.core'));
+  lua.lua_setfield(L, -2, toLuaString('httpd.core', true));
   lua.lua_pop(L, 1);
   lua.lua_createtable(L, 0, 32);
   lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, toLuaString('core'));
-  lua.lua_setglobal(L, toLuaString('httpd'));
+  lua.lua_setfield(L, -2, toLuaString('core', true));
+  lua.lua_setglobal(L, toLuaString('httpd', true));
   lua.lua_pop(L, 1);
 }

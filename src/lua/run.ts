@@ -64,10 +64,10 @@ function headerList(rec: RequestRecord): Array<[string, string]> {
 
 function callConnector(L: LuaState, rec: RequestRecord, filename: string): void {
   lua.lua_settop(L, 0);
-  if (lua.lua_getglobal(L, toLuaString('require')) !== lua.LUA_TFUNCTION) {
+  if (lua.lua_getglobal(L, toLuaString('require', true)) !== lua.LUA_TFUNCTION) {
     throw new Failure('LWT_LUA_CONNECTOR', "Cannot load WSAPI connector; missing 'require' function");
   }
-  lua.lua_pushstring(L, toLuaString('httpd.wsapi'));
+  lua.lua_pushstring(L, toLuaString('httpd.wsapi', true));
   // mod_lwt threw the loading error away; keep it after mod_lwt's text.
   if (pcallTraced(L, 1, 1) !== lua.LUA_OK) {
     throw new Failure('LWT_LUA_CONNECTOR', `Cannot load WSAPI connector; module loading failed: ${errorText(L)}`);
@@ -75,7 +75,7 @@ function callConnector(L: LuaState, rec: RequestRecord, filename: string): void 
   if (lua.lua_type(L, -1) !== lua.LUA_TTABLE) {
     throw new Failure('LWT_LUA_CONNECTOR', 'Cannot load WSAPI connector; module loading failed');
   }
-  if (lua.lua_getfield(L, -1, toLuaString('run')) !== lua.LUA_TFUNCTION) {
+  if (lua.lua_getfield(L, -1, toLuaString('run', true)) !== lua.LUA_TFUNCTION) {
     throw new Failure('LWT_LUA_CONNECTOR', "Cannot run WSAPI connector; missing 'run' function");
   }
   pushRequest(L, rec);

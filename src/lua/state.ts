@@ -141,9 +141,9 @@ export function mergeLuaPath(configured: string | null, dflt: string): string {
 }
 
 function setPackageField(L: LuaState, field: string, value: string): void {
-  lua.lua_getglobal(L, toLuaString('package'));
+  lua.lua_getglobal(L, toLuaString('package', true));
   lua.lua_pushstring(L, toLuaString(value));
-  lua.lua_setfield(L, -2, toLuaString(field));
+  lua.lua_setfield(L, -2, toLuaString(field, true));
   lua.lua_pop(L, 1);
 }
 
@@ -153,17 +153,17 @@ function setPackageField(L: LuaState, field: string, value: string): void {
  * server's Lua path never shadow them.
  */
 function preloadShipped(L: LuaState, cache: ChunkCache): void {
-  lua.lua_getglobal(L, toLuaString('package'));
-  lua.lua_getfield(L, -1, toLuaString('preload'));
+  lua.lua_getglobal(L, toLuaString('package', true));
+  lua.lua_getfield(L, -1, toLuaString('preload', true));
   for (const [name, file] of [['httpd', 'httpd.lua'], ['httpd.wsapi', path.join('httpd', 'wsapi.lua')]] as const) {
     const filename = path.join(LUA_DIR, file);
     lua.lua_pushcfunction(L, (L2: LuaState) => {
       if (cache.load(L2, filename) !== lua.LUA_OK) return lua.lua_error(L2);
-      lua.lua_pushstring(L2, toLuaString(name));
+      lua.lua_pushstring(L2, toLuaString(name, true));
       lua.lua_call(L2, 1, 1);
       return 1;
     });
-    lua.lua_setfield(L, -2, toLuaString(name));
+    lua.lua_setfield(L, -2, toLuaString(name, true));
   }
   lua.lua_pop(L, 2);
 }
@@ -174,8 +174,8 @@ function preloadShipped(L: LuaState, cache: ChunkCache): void {
  * cookie expiry dates use it. Shift the time by the zone offset instead.
  */
 function fixOsDateUtc(L: LuaState): void {
-  lua.lua_getglobal(L, toLuaString('os'));
-  lua.lua_getfield(L, -1, toLuaString('date'));
+  lua.lua_getglobal(L, toLuaString('os', true));
+  lua.lua_getfield(L, -1, toLuaString('date', true));
   lua.lua_pushcclosure(L, (L2: LuaState) => {
     const nargs = lua.lua_gettop(L2);
     const fmt: Uint8Array | null = lua.lua_type(L2, 1) === lua.LUA_TSTRING ? lua.lua_tolstring(L2, 1) : null;
@@ -191,7 +191,7 @@ function fixOsDateUtc(L: LuaState): void {
     }
     return 1;
   }, 1);
-  lua.lua_setfield(L, -2, toLuaString('date'));
+  lua.lua_setfield(L, -2, toLuaString('date', true));
   lua.lua_pop(L, 1);
 }
 

@@ -14,7 +14,7 @@ export interface LuaRequestInfo {
   readonly uri: string;
   readonly protocol: string;
   readonly hostname: string | null;
-  /** Decoded URL path including path info (r->uri). */
+  /** Decoded URL path including path info (r->uri). Text: Lua sees its UTF-8 bytes (as for filename, pathInfo, hostname). */
   readonly path: string;
   readonly pathInfo: string;
   /** Raw query string, null when the URL has no `?`. */
@@ -31,7 +31,14 @@ export interface LuaJob {
   readonly id: number;
   /** The file to run: its merged handler is lwt-wsapi (checked before a job exists). */
   readonly filename: string;
-  /** The CGI environment (mod_lwt.md §7), one value per key. */
+  /**
+   * The CGI environment (mod_lwt.md §7), one value per key. Values are binary
+   * strings (one char per byte, as Node's HTTP parser gives header values):
+   * Lua sees exactly those bytes. Values decoded as text (PATH_INFO,
+   * SCRIPT_NAME, SCRIPT_FILENAME, PATH_TRANSLATED, config values) must be
+   * stored as their UTF-8 bytes: Buffer.from(s, 'utf8').toString('latin1').
+   * The same holds for request.headersIn values.
+   */
   readonly env: Readonly<Record<string, string>>;
   /** Merged LuaPath/LuaCPath in stored form (`+` prefix kept), null when unset. */
   readonly luaPath: string | null;
@@ -62,7 +69,7 @@ export interface RuntimeOptions {
 
 /** Receives the response while the script runs. */
 export interface ResponseSink {
-  /** Called once, before the first body byte or at the end: status and headers (Content-Type included, duplicates kept). */
+  /** Called once, before the first body byte or at the end: status and headers (Content-Type included, duplicates kept; names and values are binary strings, the bytes the script gave, as Node writes header strings). */
   head(status: number, headers: ReadonlyArray<readonly [string, string]>): void;
   body(chunk: Uint8Array): void;
   log(level: LogLevel, message: string): void;

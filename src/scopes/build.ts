@@ -52,6 +52,8 @@ interface RawServer {
 
 export interface Built {
   readonly model: Model;
+  /** The finished model of each server a ScopeSource names. */
+  readonly serverOf: ReadonlyMap<object, ServerModel>;
   readonly sources: readonly ScopeSource[];
   readonly warnings: readonly Diagnostic[];
   readonly unsupportedAccess: readonly Diagnostic[];
@@ -78,13 +80,13 @@ class Walker {
     if (draft.mimeHandlers) out.mimeHandlers = draft.mimeHandlers;
     if (draft.removeHandlers) out.removeHandlers = draft.removeHandlers;
     if (draft.env) out.env = draft.env;
-    if (draft.legacy) out.legacy = draft.legacy;
+    if (draft.legacy) out.legacy = deepFreeze(draft.legacy);
     this.unsupported.push(...draft.legacyUnchecked);
     if (draft.requires.length || draft.authzOp) {
       let rule: AccessRule | null = null;
       if (draft.requires.length && where) {
         checkHasPositive(draft.requires, '<Directory>, <Location>, or similar', where.file, where.line);
-        rule = draft.requires.length === 1 ? draft.requires[0] : { kind: 'any-of', rules: draft.requires };
+        rule = deepFreeze(draft.requires.length === 1 ? draft.requires[0] : { kind: 'any-of', rules: draft.requires });
         this.collectUnsupported(rule);
       }
       out.authz = { op: draft.authzOp ?? 'unset', rule };
@@ -163,6 +165,7 @@ class Walker {
     const ctx = this.context('dir', draft, null, key);
     this.walkBody(d.children ?? [], ctx, `<${d.name}>`, (c) => {
       const inner = SECTIONS[c.key];
+      if (c.key === 'virtualhost') throw confError('LWT_CONF_CONTEXT', `<${c.name}> cannot occur within <${d.name}> section`, c.file, c.line);
       if (!inner) return false;
       if (inner.kind === 'files' && info.kind === 'directory' && !nested) {
         files.push(this.section(c, server, true));
@@ -216,6 +219,15 @@ class Walker {
   }
 }
 
+/** Rules are shared by every request that resolves to the section: nobody may change them. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 function containsRelevant(d: Directive): boolean {
   return (d.children ?? []).some((c) => (c.children ? containsRelevant(c) || isRequireContainer(c.key) : isRelevantKey(c.key)));
 }
@@ -264,12 +276,13 @@ function serverModel(s: RawServer, main: RawServer): ServerModel {
   });
 }
 
-export function buildModel(config: LoadedConfig): Built & { rawMain: unknown } {
+export function buildModel(config: LoadedConfig): Built {
   const w = new Walker(config.serverRoot);
   const raws: RawServer[] = [];
   const main = w.server(config.tree, true, { file: config.configFile, line: 1 }, [], raws);
   const mainModel = serverModel(main, main);
   const vhosts = raws.map((r) => serverModel(r, main));
+  const serverOf = new Map<object, ServerModel>([[main, mainModel], ...raws.map((r, i): [object, ServerModel] => [r, vhosts[i]])]);
   const model: Model = Object.freeze({ main: mainModel, vhosts: Object.freeze(vhosts), ifSections: Object.freeze(w.ifs) });
-  return { model, sources: w.sources, warnings: w.warnings, unsupportedAccess: w.unsupported, rawMain: main };
+  return { model, serverOf, sources: w.sources, warnings: w.warnings, unsupportedAccess: w.unsupported };
 }

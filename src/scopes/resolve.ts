@@ -231,6 +231,8 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
 
 function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth: number): Resolution {
   const t = translate(server, uri);
+  // A relative Alias target (mod_alias does not root it) cannot name a file httpd would serve.
+  if (!t.filename.startsWith('/')) return refused(server, `'${t.filename}' is not an absolute file name`);
   const w = walk(t.filename);
   if (w.kind === 'dir' && uri.endsWith('/') && depth === 0) {
     const index = directoryIndex(server, w, uri, req);
@@ -281,17 +283,19 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
   });
 }
 
+function refused(server: ServerModel, reason: string): Resolution {
+  return Object.freeze({
+    status: 404, reason, vhost: server.vhost, filename: null, pathInfo: '', scriptName: '',
+    handler: null, lua: luaSettingsOf(EMPTY_CONF.lua), env: NO_ENV, access: null, documentRoot: server.documentRoot,
+    contextPrefix: '', contextDocumentRoot: server.documentRoot, pathTranslated: '', scope: null,
+  });
+}
+
 /** What httpd would do with the request, before running anything (see Resolution). */
 export function resolve(snap: Snapshot, req: ResolveRequest): Resolution {
   const model = modelOf(snap);
   const server = selectServer(model.main, model.vhosts, req.host, req.port ?? 80, req.localAddress);
   const uri = normalizePath(req.path);
-  if (uri === null) {
-    return Object.freeze({
-      status: 404, reason: 'invalid path', vhost: server.vhost, filename: null, pathInfo: '', scriptName: '',
-      handler: null, lua: luaSettingsOf(EMPTY_CONF.lua), env: NO_ENV, access: null, documentRoot: server.documentRoot,
-      contextPrefix: '', contextDocumentRoot: server.documentRoot, pathTranslated: '', scope: null,
-    });
-  }
+  if (uri === null) return refused(server, 'invalid path');
   return resolveIn(server, uri, req, 0);
 }

@@ -26,15 +26,14 @@ function effectiveConf(src: ScopeSource, server: ServerModel): DirConf {
   return mergeDirConf(conf, src.section.conf);
 }
 
-function scopesOf(model: Model, sources: readonly ScopeSource[]): Scope[] {
+function scopesOf(model: Model, sources: readonly ScopeSource[], serverOf: ReadonlyMap<object, ServerModel>): Scope[] {
   const out: Scope[] = [];
-  const all = [model.main, ...model.vhosts];
   sources.forEach((src) => {
     const own = src.conf;
     const setH = own.setHandler?.value === LWT_HANDLER ? own.setHandler : null;
     const exts = [...(own.mimeHandlers ?? [])].filter(([, h]) => h.handler === LWT_HANDLER);
     if (!setH && exts.length === 0) return;
-    const server = src.server.main ? model.main : all.find((s) => s.vhost.file === src.server.file && s.vhost.line === src.server.line) ?? model.main;
+    const server = serverOf.get(src.server) ?? model.main;
     const lua = luaSettingsOf(effectiveConf(src, server).lua);
     const section = src.section ? src.section.label : src.level === 'server' ? 'server' : 'VirtualHost';
     const pattern = src.section ? src.section.pattern : src.level === 'server' ? '*' : server.vhost.addresses.join(' ');
@@ -67,7 +66,7 @@ export function buildSnapshot(config: LoadedConfig, generation = 1): Snapshot {
     loadedAt: new Date(),
     config,
     vhosts: Object.freeze([model.main.vhost, ...model.vhosts.map((v) => v.vhost)]),
-    scopes: Object.freeze(scopesOf(model, built.sources)),
+    scopes: Object.freeze(scopesOf(model, built.sources, built.serverOf)),
     unsupportedAccess: Object.freeze(built.unsupportedAccess.map((d) => Object.freeze({ ...d }))),
     warnings: Object.freeze([...config.warnings, ...built.warnings].map((d) => Object.freeze({ ...d }))),
   });

@@ -61,19 +61,72 @@ export function requestHost(host: string | undefined): string | null {
   return serverNameHost(host);
 }
 
-const namePatterns = new WeakMap<ServerModel, RegExp[]>();
+/**
+ * Name lookup prepared once per snapshot: exact names in a map, `*.suffix`
+ * aliases by suffix, other wildcards in a list; each maps to vhost indices in
+ * configuration order, because the first virtual host that matches wins.
+ */
+interface NameIndex {
+  readonly exact: Map<string, number[]>;
+  readonly suffix: Map<string, number[]>;
+  readonly other: Array<{ readonly i: number; readonly re: RegExp }>;
+  /** Candidate sets by `port|localAddress`: few distinct keys per deployment. */
+  readonly candidates: Map<string, { readonly list: readonly number[]; readonly set: ReadonlySet<number> }>;
+}
 
-function matchesName(s: ServerModel, host: string): boolean {
-  let res = namePatterns.get(s);
-  if (!res) {
-    res = s.names.map((n) => (/[*?[]/.test(n) ? globToRegExp(n) : null)).filter((r): r is RegExp => r !== null);
-    namePatterns.set(s, res);
-  }
-  return s.names.includes(host) || res.some((r) => r.test(host));
+const indexes = new WeakMap<readonly ServerModel[], NameIndex>();
+
+function push(map: Map<string, number[]>, key: string, i: number): void {
+  const list = map.get(key);
+  if (!list) map.set(key, [i]);
+  else if (list[list.length - 1] !== i) list.push(i);
+}
+
+function indexOf(vhosts: readonly ServerModel[]): NameIndex {
+  let idx = indexes.get(vhosts);
+  if (idx) return idx;
+  idx = { exact: new Map(), suffix: new Map(), other: [], candidates: new Map() };
+  vhosts.forEach((v, i) => {
+    for (const n of v.names) {
+      if (!/[*?[]/.test(n)) push(idx!.exact, n, i);
+      else if (/^\*\.[^*?[]*$/.test(n)) push(idx!.suffix, n.slice(1), i);
+      else idx!.other.push({ i, re: globToRegExp(n) });
+    }
+  });
+  indexes.set(vhosts, idx);
+  return idx;
 }
 
 function portMatches(a: VhostAddress, port: number): boolean {
   return a.port === null || a.port === port;
+}
+
+function candidatesFor(vhosts: readonly ServerModel[], idx: NameIndex, port: number, localAddress?: string) {
+  const key = `${port}|${localAddress ?? ''}`;
+  let c = idx.candidates.get(key);
+  if (c) return c;
+  const all = vhosts.map((_, i) => i);
+  let list: number[];
+  const local = localAddress ? parseAddress(localAddress) : null;
+  if (local) {
+    const exact = all.filter((i) => vhosts[i].addresses.some((a) => {
+      if (a.host === '*' || !portMatches(a, port)) return false;
+      const ip = parseAddress(a.host);
+      return ip !== null && sameAddress(ip, local);
+    }));
+    list = exact.length ? exact : all.filter((i) => vhosts[i].addresses.some((a) => a.host === '*' && portMatches(a, port)));
+  } else {
+    list = all.filter((i) => vhosts[i].addresses.some((a) => portMatches(a, port)));
+  }
+  c = { list, set: new Set(list) };
+  if (idx.candidates.size > 1000) idx.candidates.clear();
+  idx.candidates.set(key, c);
+  return c;
+}
+
+function firstIn(list: readonly number[] | undefined, set: ReadonlySet<number>): number {
+  if (list) for (const i of list) if (set.has(i)) return i;
+  return Infinity;
 }
 
 /**
@@ -82,23 +135,19 @@ function portMatches(a: VhostAddress, port: number): boolean {
  * candidates alongside the wildcard ones.
  */
 export function selectServer(main: ServerModel, vhosts: readonly ServerModel[], host: string | undefined, port: number, localAddress?: string): ServerModel {
-  let candidates: readonly ServerModel[];
-  const local = localAddress ? parseAddress(localAddress) : null;
-  if (local) {
-    const exact = vhosts.filter((v) => v.addresses.some((a) => {
-      if (a.host === '*' || !portMatches(a, port)) return false;
-      const ip = parseAddress(a.host);
-      return ip !== null && sameAddress(ip, local);
-    }));
-    candidates = exact.length ? exact : vhosts.filter((v) => v.addresses.some((a) => a.host === '*' && portMatches(a, port)));
-  } else {
-    candidates = vhosts.filter((v) => v.addresses.some((a) => portMatches(a, port)));
-  }
-  if (candidates.length === 0) return main;
+  if (vhosts.length === 0) return main;
+  const idx = indexOf(vhosts);
+  const { list, set } = candidatesFor(vhosts, idx, port, localAddress);
+  if (list.length === 0) return main;
   const h = requestHost(host);
   if (h !== null) {
-    const named = candidates.find((v) => matchesName(v, h));
-    if (named) return named;
+    let best = firstIn(idx.exact.get(h), set);
+    for (let k = h.indexOf('.'); k >= 0; k = h.indexOf('.', k + 1)) best = Math.min(best, firstIn(idx.suffix.get(h.slice(k)), set));
+    for (const o of idx.other) {
+      if (o.i >= best) break;
+      if (set.has(o.i) && o.re.test(h)) { best = o.i; break; }
+    }
+    if (best !== Infinity) return vhosts[best];
   }
-  return candidates[0];
+  return vhosts[list[0]];
 }

@@ -16,6 +16,16 @@ export interface ForwardingOptions {
   readonly schemeHeader: string;
   /** Lower-case name of the header carrying the client's port (optional in the snippet). */
   readonly portHeader: string;
+  /** Lower-case name of the header carrying httpd's THE_REQUEST (optional in the snippet). */
+  readonly requestLineHeader: string;
+}
+
+/** The client's request line as Apache received it (httpd's THE_REQUEST). */
+export interface RequestLine {
+  readonly method: string;
+  /** The raw target: REQUEST_URI under mod_lwt. */
+  readonly target: string;
+  readonly protocol: string;
 }
 
 export interface ClientView {
@@ -30,6 +40,14 @@ export interface ClientView {
   readonly host: string | null;
   /** Request headers as the client sent them to Apache, in order, duplicates kept. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** From a trusted peer's request-line header; null when not sent. */
+  readonly requestLine: RequestLine | null;
+}
+
+/** `GET /a%7Eb?x HTTP/1.1` → its parts; null when it is not a request line. */
+export function parseRequestLine(value: string): RequestLine | null {
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP\/\d(?:\.\d)?)$/.exec(value.trim());
+  return m ? { method: m[1]!, target: m[2]!, protocol: m[3]! } : null;
 }
 
 /** `--trusted-proxy` list: addresses or CIDR ranges; `loopback` for 127.0.0.0/8 and ::1. */
@@ -84,6 +102,7 @@ export function clientView(
   let xfh: string | null = null;
   let scheme: string | null = null;
   let port: string | null = null;
+  let requestLine: RequestLine | null = null;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
@@ -94,8 +113,11 @@ export function clientView(
       if (key === 'x-forwarded-for') { xff = xff === null ? value : `${xff}, ${value}`; continue; }
       if (key === 'x-forwarded-host') { xfh = xfh === null ? value : `${xfh}, ${value}`; continue; }
       if (key === 'x-forwarded-server') continue;
+      // Hop-by-hop headers of Apache's own connection to the sidecar, not the client's.
+      if (key === 'connection' || key === 'keep-alive') continue;
       if (key === opts.schemeHeader) { scheme = value.trim().toLowerCase(); continue; }
       if (key === opts.portHeader) { port = value.trim(); continue; }
+      if (key === opts.requestLineHeader) { requestLine = parseRequestLine(value); continue; }
     }
     headers.push([name, value]);
   }
@@ -125,6 +147,7 @@ export function clientView(
     scheme: scheme === 'https' ? 'https' : 'http',
     host,
     headers,
+    requestLine,
   };
 }
 

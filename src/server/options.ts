@@ -38,6 +38,7 @@ export interface SidecarOptions {
   trustedProxies?: readonly string[];
   schemeHeader?: string;
   portHeader?: string;
+  requestLineHeader?: string;
   apacheChecksAccess?: boolean;
   serverSoftware?: string;
   serverAddr?: string | null;
@@ -63,6 +64,7 @@ export interface ResolvedOptions {
   readonly trustedProxyList: readonly string[];
   readonly schemeHeader: string;
   readonly portHeader: string;
+  readonly requestLineHeader: string;
   readonly apacheChecksAccess: boolean;
   readonly serverSoftware: string;
   readonly serverAddr: string | null;
@@ -86,6 +88,7 @@ export const DEFAULT_OPTIONS = {
   trustedProxies: ['loopback'],
   schemeHeader: 'X-Forwarded-Proto',
   portHeader: 'X-Forwarded-Client-Port',
+  requestLineHeader: 'X-Forwarded-Request-Line',
   apacheChecksAccess: false,
   serverSoftware: 'Apache',
   heapBaseMb: 64,
@@ -101,7 +104,7 @@ function intOption(name: string, value: number | undefined, fallback: number, mi
 
 /** `127.0.0.1:8070`, `[::1]:8070`, `8070` → host and port. */
 export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+))?:?(\d{1,5})$/.exec(value.trim());
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):)?(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
     throw new SidecarError('LWT_OPTION_INVALID', `--listen must be HOST:PORT, [IPv6]:PORT or PORT (got '${value}')`);
@@ -137,11 +140,12 @@ export function resolveOptions(o: SidecarOptions = {}): ResolvedOptions {
     idleTimeoutMs: intOption('--idle-timeout-ms', o.idleTimeoutMs, DEFAULT_OPTIONS.idleTimeoutMs, 1),
     headersTimeoutMs: intOption('headersTimeoutMs', o.headersTimeoutMs, DEFAULT_OPTIONS.headersTimeoutMs, 1),
     requestTimeoutMs: intOption('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_OPTIONS.requestTimeoutMs, 0),
-    stopTimeoutMs: intOption('stopTimeoutMs', o.stopTimeoutMs, DEFAULT_OPTIONS.stopTimeoutMs, 0),
+    stopTimeoutMs: intOption('--stop-timeout-ms', o.stopTimeoutMs, DEFAULT_OPTIONS.stopTimeoutMs, 0),
     trustedProxies,
     trustedProxyList: Object.freeze(trustedProxyList),
     schemeHeader: headerName('--scheme-header', o.schemeHeader, DEFAULT_OPTIONS.schemeHeader),
     portHeader: headerName('--port-header', o.portHeader, DEFAULT_OPTIONS.portHeader),
+    requestLineHeader: headerName('--request-line-header', o.requestLineHeader, DEFAULT_OPTIONS.requestLineHeader),
     apacheChecksAccess: o.apacheChecksAccess ?? DEFAULT_OPTIONS.apacheChecksAccess,
     serverSoftware: o.serverSoftware ?? DEFAULT_OPTIONS.serverSoftware,
     serverAddr: o.serverAddr ?? null,

@@ -18,6 +18,7 @@ export const forwardedPass: Pass = (ctx) => {
     trustedProxies: ctx.opts.trustedProxies,
     schemeHeader: ctx.opts.schemeHeader,
     portHeader: ctx.opts.portHeader,
+    requestLineHeader: ctx.opts.requestLineHeader,
   });
   return undefined;
 };
@@ -30,20 +31,25 @@ export const targetPass: Pass = (ctx) => {
   return undefined;
 };
 
-/** `Host: Name:port` → the lower-cased name (httpd's fix_hostname) and the port, if any. */
-export function splitHost(host: string | null): { name: string | null; port: number | null } {
-  if (host === null || host === '') return { name: null, port: null };
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host.trim());
-  if (!m) return { name: null, port: null };
+/**
+ * `Host: Name:port` → the lower-cased name and the port (httpd's
+ * fix_hostname); `valid: false` for what httpd answers 400 to (characters
+ * other than letters, digits, `-`, `_`, `.` outside an `[IPv6]` literal).
+ */
+export function splitHost(host: string | null): { name: string | null; port: number | null; valid: boolean } {
+  if (host === null || host.trim() === '') return { name: null, port: null, valid: true };
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)(?::(\d{0,5}))?$/.exec(host.trim());
+  if (!m || (m[2] !== undefined && m[2] !== '' && Number(m[2]) > 65535)) return { name: null, port: null, valid: false };
   const name = m[1]!.toLowerCase().replace(/\.$/, '');
-  return { name: name === '' ? null : name, port: m[2] ? Number(m[2]) : null };
+  return { name: name === '' ? null : name, port: m[2] ? Number(m[2]) : null, valid: true };
 }
 
 /** (c) Resolve with the snapshot: only an existing file whose merged handler is lwt-wsapi goes on. */
 export const resolvePass: Pass = (ctx) => {
   const client = need(ctx.client, 'client');
   const target = need(ctx.target, 'target');
-  const { name, port } = splitHost(client.host);
+  const { name, port, valid } = splitHost(client.host);
+  if (!valid) return { status: 400, reason: `invalid Host header '${client.host}'`, level: 'info' };
   const defaultPort = client.scheme === 'https' ? 443 : 80;
   const r = resolve(ctx.snapshot, {
     ...(name !== null ? { host: client.host! } : {}),
@@ -124,11 +130,15 @@ export const jobPass: Pass = (ctx) => {
   const req = ctx.req;
   const filename = r.filename!;
   const serverAddr = ctx.opts.serverAddr ?? plainAddress(req.socket.localAddress ?? '');
-  const protocol = `HTTP/${req.httpVersion}`;
+  // Apache re-encodes the path it forwards and speaks HTTP/1.1 to the sidecar; the
+  // request line a trusted Apache passes on (THE_REQUEST) has the client's own.
+  const line = client.requestLine;
+  const protocol = line?.protocol ?? `HTTP/${req.httpVersion}`;
+  const requestUri = line?.target ?? target.raw;
   const env = buildCgiEnv({
     method: req.method ?? 'GET',
     protocol,
-    requestUri: target.raw,
+    requestUri,
     query: target.query,
     scriptName: r.scriptName,
     pathInfo: r.pathInfo,
@@ -158,7 +168,7 @@ export const jobPass: Pass = (ctx) => {
     luaCPath: r.lua.luaCPath,
     memoryLimit: r.lua.memoryLimit,
     request: {
-      uri: target.raw,
+      uri: requestUri,
       protocol,
       hostname: splitHost(client.host).name,
       path: target.path,

@@ -25,9 +25,9 @@ export interface ReloaderInput {
   log?: WatchLog;
   /**
    * Read and parse in a worker thread instead of on the main thread between
-   * requests. Off by default: on the 2-core machine we measured, the snapshot
-   * build that must happen on the main thread dominates, and the thread hop made
-   * reloads slower without shortening the longest event-loop stall.
+   * requests. Off by default: the snapshot build, which must happen on the
+   * main thread, dominates; on the 2-core machine we measured, the thread hop
+   * gave no consistent gain in the longest event-loop stall (docs/reload.md).
    */
   loadInWorker?: boolean;
   /** How many change lines a reload logs at notice level; the rest go to info. */

@@ -17,6 +17,10 @@
  *   runtime itself (see src/server/options.ts). One job runs per worker, so the
  *   cap bounds one request; exceeding it kills only that worker
  *   (ERR_WORKER_OUT_OF_MEMORY → the job fails with LWT_LUA_MEMORY).
+ *   This measures live JS heap (Lua tables, closures, small strings), not
+ *   mod_lwt's cumulative allocation count (mod_lwt.md §3.1): garbage does not
+ *   count, and large Lua strings live in ArrayBuffer backing stores outside
+ *   the old generation, so they are bounded only by the CPU limit.
  */
 
 import * as os from 'node:os';
@@ -164,7 +168,10 @@ export class WorkerPool {
     const err: ErrorShape = { code: 'LWT_CLOSED', message: 'the worker pool was destroyed' };
     for (const task of this.queue.splice(0)) this.fail(task, err);
     for (const slot of this.slots) if (slot.task) this.fail(slot.task, err);
-    return this.terminateAll();
+    // A close() that was waiting for these jobs ends with the destroy.
+    const drained = this.drained;
+    this.drained = null;
+    return this.terminateAll().then(() => drained?.());
   }
 
   private async terminateAll(): Promise<void> {
@@ -239,7 +246,11 @@ export class WorkerPool {
       this.opts.onEvent?.('warn', `worker ${slot.worker.threadId} exited${slot.error ? ` (${slot.error.message})` : ` with code ${code}`}; starting a replacement`);
     }
     if (!slot.ready && !slot.retiring) {
-      // Died before it could start: do not spin; the queue waits for the retry.
+      // Died before it could start (the runtime does not load): retry in a second
+      // without spinning, and fail the waiting jobs rather than hold them.
+      const error: ErrorShape = { code: 'LWT_WORKER_DIED', message: `a worker failed to start${slot.error ? `: ${slot.error.message}` : ''}` };
+      for (const t of this.queue.splice(0)) this.fail(t, error);
+      this.checkDrained();
       setTimeout(() => { if (!this.destroyed) { this.spawn(); this.pump(); } }, 1000).unref();
       return;
     }

@@ -7,16 +7,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cli, SITE, SITE_ENV } from '../scopes/helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'lwt-sidecar');
-const SITE = path.join(ROOT, 'fixtures', 'httpd-conf', 'site');
-const ENV = { ...process.env, LWT_SITE: SITE };
-
-export function cli(args: string[], env: NodeJS.ProcessEnv = ENV) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, timeout: 20000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const ENV = { ...process.env, ...SITE_ENV };
 
 describe('lwt-sidecar check', () => {
   it('prints the fixture site as JSON: files in httpd\'s order, virtual hosts, lwt-wsapi scopes', () => {
@@ -67,6 +60,18 @@ describe('lwt-sidecar check', () => {
         assert.doesNotMatch(r.stderr, /\n\s+at /);
         assert.equal(r.stdout, '');
       });
+    }
+  });
+
+  it('applies -D NAME to <IfDefine> before listing scopes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-check-'));
+    try {
+      const conf = path.join(dir, 'httpd.conf');
+      fs.writeFileSync(conf, 'ServerName x\n<IfDefine WITH_LWT>\n  AddHandler lwt-wsapi .ws\n</IfDefine>\n');
+      const scopes = (args: string[]) => JSON.parse(cli(['check', '--config', conf, '--json', ...args]).stdout).scopes.length;
+      assert.deepEqual([scopes([]), scopes(['-D', 'WITH_LWT'])], [0, 1]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

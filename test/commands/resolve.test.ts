@@ -4,9 +4,7 @@
 
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { cli } from './check.test';
-
-const SITE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'httpd-conf', 'site');
+import { cli, SITE } from '../scopes/helpers';
 const CONF = path.join(SITE, 'apache2.conf');
 
 function json(...args: string[]) {

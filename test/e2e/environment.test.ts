@@ -58,7 +58,8 @@ function send(port: number, method: string, target: string, body?: string): Prom
 
 describe('e2e: the CGI environment through Apache and the sidecar', function () {
   this.timeout(30_000);
-  const banner = apacheBanner();
+  // Read when the file loads; a missing apache2 then fails in useStack's `before`, with its message.
+  const banner = (() => { try { return apacheBanner(); } catch { return 'apache2 missing'; } })();
   // SERVER_SOFTWARE cannot be learnt from a proxied request; the operator passes Apache's banner.
   const stack = useStack({ sidecarArgs: ['--workers', '2', '--server-software', banner] });
   const oracle = useApache(CGI_ORACLE);

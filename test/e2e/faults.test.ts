@@ -1,7 +1,8 @@
 /**
  * Faults seen through the real Apache (issue 4, "How it is checked"): a slow
- * script does not hold up others, a runaway script is stopped, and SIGTERM
- * lets the request in flight finish. Ordering only, no timing thresholds.
+ * script does not hold up others, a runaway or allocating script is stopped
+ * alone, and SIGTERM lets the request in flight finish. Ordering only, no
+ * timing thresholds.
  */
 
 import { strict as assert } from 'node:assert';
@@ -30,6 +31,24 @@ describe('e2e: faults through Apache', function () {
     it('stops a `while true do pcall(...) end` script and answers the next request', async () => {
       const res = await get(stack.apache.port, '/e2e/pcall-loop.ws');
       assert.ok(res.status >= 500, `runaway script answered ${res.status}`);
+      const next = await get(stack.apache.port, '/hello.ws');
+      assert.equal(next.status, 200);
+    });
+  });
+
+  describe('a script that allocates without bound', () => {
+    // The CPU limit only bounds the test if the memory limit does not work.
+    const stack = useStack({ sidecarArgs: ['--workers', '2', '--cpu-limit-ms', '8000'] });
+
+    it('fails alone under the site\'s LuaMemoryLimit (32M); requests around it succeed', async () => {
+      const [bad, good] = await Promise.all([
+        get(stack.apache.port, '/e2e/alloc.ws', [], { timeoutMs: 20_000 }),
+        later(100, () => get(stack.apache.port, '/hello.ws')),
+      ]);
+      assert.ok(bad.status >= 500, `allocating script answered ${bad.status}`);
+      assert.equal(good.status, 200);
+      const log = await stack.sidecar.waitForOutput(/alloc\.ws/);
+      assert.match(log.split('\n').filter((l) => l.includes('alloc.ws')).join('\n'), /memory/i);
       const next = await get(stack.apache.port, '/hello.ws');
       assert.equal(next.status, 200);
     });

@@ -138,7 +138,8 @@ function dechunk(raw: Buffer): Buffer | null {
   }
 }
 
-/** GET with the usual headers (Host 127.0.0.1:port, no Connection header: keep-alive, as browsers send). */
+/** GET with the usual headers (Host 127.0.0.1:port unless extra has one; no Connection header: keep-alive, as browsers send). */
 export function get(port: number, target: string, extra: Array<[string, string]> = [], opts: RawOptions = {}): Promise<RawResponse> {
-  return rawRequest(port, requestHead('GET', target, [['Host', `127.0.0.1:${port}`], ['User-Agent', 'lwt-e2e'], ...extra]), opts);
+  const host: Array<[string, string]> = extra.some(([n]) => n.toLowerCase() === 'host') ? [] : [['Host', `127.0.0.1:${port}`]];
+  return rawRequest(port, requestHead('GET', target, [...host, ['User-Agent', 'lwt-e2e'], ...extra]), opts);
 }

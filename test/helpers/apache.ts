@@ -19,7 +19,8 @@ export interface ApacheOptions {
   siteConf?: string;
   /** The proxy snippet; default deploy/apache/lwt-sidecar.conf, null for none. */
   proxyConf?: string | null;
-  /** Directives appended after the snippet. */
+  /** Directives placed before the snippet (ProxyPass exclusions) and after it. */
+  before?: string[];
   extra?: string[];
   port?: number;
   timeoutMs?: number;

@@ -115,26 +115,31 @@ export function runOracle(req: CgiRequest): OracleAnswer {
   }
 }
 
+/** LuaJob env values are binary strings: the UTF-8 bytes wsapi.cgi gets from the same (text) environment. */
+const binary = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+
 export function jobFor(req: CgiRequest, id = 1): LuaJob {
-  const env = cgiEnv(req);
-  const headersIn: Array<[string, string]> = Object.entries(req.headers ?? {});
+  const text = cgiEnv(req);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(text)) env[k] = binary(v);
+  const headersIn: Array<[string, string]> = Object.entries(req.headers ?? {}).map(([k, v]) => [k, binary(v)]);
   if (!headersIn.some(([k]) => k.toLowerCase() === 'host')) headersIn.unshift(['Host', 'localhost']);
   return {
     id,
-    filename: env.SCRIPT_FILENAME!,
+    filename: text.SCRIPT_FILENAME!,
     env,
     luaPath: null,
     luaCPath: null,
     memoryLimit: 64 * 1024 * 1024,
     request: {
-      uri: env.REQUEST_URI!,
+      uri: text.REQUEST_URI!,
       protocol: 'HTTP/1.1',
       hostname: 'localhost',
-      path: env.SCRIPT_NAME! + (req.pathInfo ?? ''),
+      path: text.SCRIPT_NAME! + (req.pathInfo ?? ''),
       pathInfo: req.pathInfo ?? '',
       args: req.query ?? null,
-      method: env.REQUEST_METHOD!,
-      filename: env.SCRIPT_FILENAME!,
+      method: text.REQUEST_METHOD!,
+      filename: text.SCRIPT_FILENAME!,
       localIp: '127.0.0.1',
       remoteIp: '127.0.0.1',
       headersIn,

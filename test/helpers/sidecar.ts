@@ -27,6 +27,8 @@ export interface SidecarProcess {
   readonly pid: number;
   /** Everything it printed so far (start-up line, logs). */
   output(): string;
+  /** Resolves the output once it matches (logs are written asynchronously); rejects after timeoutMs (default 5 s). */
+  waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
   /** Sends the signal once (default SIGTERM) and resolves how it exited. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: string | null }>;
 }

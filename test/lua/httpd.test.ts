@@ -9,7 +9,7 @@ import { lua, lauxlib, toLuaString, toJsString } from '../../src/lua/fengari';
 import { newRequestState, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
 import { pushRequest } from '../../src/lua/httpd-core';
 import { jobFor, type CgiRequest } from '../helpers/oracle';
-import type { LogLevel } from '../../src/lua/types';
+import type { LogLevel, LuaJob } from '../../src/lua/types';
 
 const cache = new ChunkCache();
 
@@ -23,14 +23,14 @@ interface Outcome {
 }
 
 /** Run `code` as a chunk receiving (request, httpd); `register: false` runs it before the request exists. */
-function lua51(code: string, req: Partial<CgiRequest> = {}, register = true): Outcome {
+function lua51(code: string, req: Partial<CgiRequest> = {}, register: boolean | LuaJob = true): Outcome {
   const logs: Array<[LogLevel, string]> = [];
-  const job = jobFor({ script: 'hello.lua', ...req });
+  const job = typeof register === 'object' ? register : jobFor({ script: 'hello.lua', ...req });
   const { L, record } = newRequestState(job, { cwd: '/', log: (l, m) => logs.push([l, m]) }, DEFAULT_RUNTIME_OPTIONS, cache);
   const out: Buffer[] = [];
   record.output = (c) => out.push(Buffer.from(c));
   assert.equal(lauxlib.luaL_loadstring(L, toLuaString(`local request, httpd = ...\n${code}`)), lua.LUA_OK, 'chunk compiles');
-  if (register) pushRequest(L, record);
+  if (register !== false) pushRequest(L, record);
   else lua.lua_pushnil(L);
   lua.lua_getglobal(L, toLuaString('require'));
   lua.lua_pushstring(L, toLuaString('httpd'));
@@ -49,8 +49,8 @@ function lua51(code: string, req: Partial<CgiRequest> = {}, register = true): Ou
   return { ok, values, error, out: Buffer.concat(out).toString('latin1'), logs, record };
 }
 
-function values(code: string, req: Partial<CgiRequest> = {}): string[] {
-  const r = lua51(code, req);
+function values(code: string, req: Partial<CgiRequest> = {}, job?: LuaJob): string[] {
+  const r = lua51(code, req, job ?? true);
   assert.equal(r.ok, true, r.error);
   return r.values;
 }
@@ -110,6 +110,13 @@ describe('httpd module', () => {
       ['/hello.lua/p?x=1', 'GET', '/hello.lua/p', '/p', 'x=1', jobFor({ script: 'hello.lua' }).filename,
         jobFor({ script: 'hello.lua' }).filename.replace(/hello\.lua$/, ''), '200', 'localhost', 'nil', 'nil', '/hello.lua', 'true']);
     });
+    it('gives paths as UTF-8 bytes and env/header values byte for byte (binary strings)', () => {
+      const job = jobFor({ script: 'hello.lua', pathInfo: '/cé' });
+      assert.deepEqual(values(`return request.path_info == "/c\\195\\169", request.env.PATH_INFO == "/c\\195\\169",
+        request.env.X_BYTES == "\\195\\169\\255", request.headers_in["X-Raw"] == "\\233"`, {}, {
+        ...job, env: { ...job.env, X_BYTES: '\xC3\xA9\xFF' }, request: { ...job.request, headersIn: [['X-Raw', '\xE9']] },
+      }), ['true', 'true', 'true', 'true']);
+    });
     it('is read-only', () => {
       const r = lua51('request.status = 404');
       assert.equal(r.ok, false);
@@ -162,6 +169,17 @@ describe('httpd module', () => {
           httpd.time("Sunday, 06-Nov-94 08:49:37 GMT"), httpd.time("  Sun Nov  6 08:49:37 1994 "),
           tostring(httpd.time("Sun, 06 Foo 1994 08:49:37 GMT")), tostring(httpd.date(nil))`),
       ['Sun, 06 Nov 1994 08:49:37 GMT', '784111777', '784111777', '784111777', 'nil', 'nil']);
+    });
+    it('date and os.date("!...") are UTC whatever the sidecar\'s time zone', () => {
+      const tz = process.env.TZ;
+      process.env.TZ = 'America/New_York';
+      try {
+        assert.deepEqual(values('return httpd.date(784111777), os.date("!%H:%M", 0), os.date("%H:%M", 0)'),
+          ['Sun, 06 Nov 1994 08:49:37 GMT', '00:00', '19:00']);
+      } finally {
+        if (tz === undefined) delete process.env.TZ;
+        else process.env.TZ = tz;
+      }
     });
     it('core.time needs every field', () => {
       assert.match(lua51('return httpd.core.time{ year = 2000 }').error, /field 'month' missing/);

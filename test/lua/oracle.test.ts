@@ -28,10 +28,10 @@ describe('Lua 5.1 through wsapi.cgi is the oracle', () => {
   it('shows the same CGI environment and WSAPI env fields', () => same({
     script: 'env.lua',
     method: 'POST',
-    pathInfo: '/extra',
+    pathInfo: '/extra/é',
     query: 'q=1',
     body: 'a=1',
-    headers: { Accept: 'text/plain', 'User-Agent': 'oracle/1', 'X-Test': 'yes', ...COOKIES },
+    headers: { Accept: 'text/plain', 'User-Agent': 'oracle/1', 'X-Test': 'yés', ...COOKIES },
     env: { REMOTE_USER: 'alice', AUTH_TYPE: 'Basic' },
   }));
 

@@ -112,6 +112,12 @@ describe('runRequest', () => {
     });
   });
 
+  it('loads a .ws script the "require" way, as a module named after its base name (mod_lwt forces ext "lua")', () => {
+    const r = runSidecar({ script: 'hello.ws', pathInfo: '/p' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, '<html><body><p>Hello Wsapi!</p><p>PATH_INFO: /p</p><p>SCRIPT_NAME: /hello.ws</p></body></html>');
+  });
+
   it('provides the globals mod_lwt-era code used: wsapi.common, wsapi.app_path, httpd, httpd.core', () => {
     assert.equal(runSidecar({ script: 'legacy.lua' }).body,
       'common=true\napp_path=true\nreason=Not Found\nhttpd=true,true\ncore=true');

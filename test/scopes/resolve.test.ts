@@ -136,6 +136,16 @@ describe('resolve', () => {
     });
   });
 
+  describe('snapshots', () => {
+    it('are frozen, numbered by generation, and only resolve() with their own model', () => {
+      const { snap, root } = site('DocumentRoot @ROOT@/www\n', {});
+      made.push(root);
+      assert.ok(Object.isFrozen(snap) && Object.isFrozen(snap.vhosts) && Object.isFrozen(snap.scopes));
+      assert.equal(snap.generation, 1);
+      assert.throws(() => res({ ...snap }, '/'), /not a snapshot made by buildSnapshot/);
+    });
+  });
+
   describe('diagnostics', () => {
     it('warns with file:line about an <If> holding handler or access directives, and records every <If>', () => {
       const snap = make('DocumentRoot @ROOT@/www\n<If "%{HTTP_HOST} == \'a\'">\n  SetHandler lwt-wsapi\n</If>\n<Else>\n  Header set X y\n</Else>\n');

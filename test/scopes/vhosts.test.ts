@@ -8,29 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { resolve } from '../../src/scopes';
 import type { Snapshot } from '../../src/scopes/types';
-import { SITE, SITE_ENV, removeSite, snapshotOf, tempSite } from './helpers';
-
-interface DumpedVhost { address: string; name: string; file: string; line: number; aliases: string[]; isDefault: boolean }
-
-/** Parse the "VirtualHost configuration:" part of `apache2 -S`. */
-function parseDumpVhosts(stdout: string): DumpedVhost[] {
-  const out: DumpedVhost[] = [];
-  let address = '';
-  let last: DumpedVhost | null = null;
-  for (const line of stdout.split('\n')) {
-    let m = /^(\S+)\s+is a NameVirtualHost$/.exec(line);
-    if (m) { address = m[1]; continue; }
-    m = /^(\S+)\s+(\S+) \((.+):(\d+)\)$/.exec(line);
-    if (m) { last = { address: m[1], name: m[2], file: m[3], line: Number(m[4]), aliases: [], isDefault: true }; out.push(last); continue; }
-    m = /^\s+default server (\S+) \((.+):(\d+)\)$/.exec(line);
-    if (m) { last = { address, name: m[1], file: m[2], line: Number(m[3]), aliases: [], isDefault: true }; out.push(last); continue; }
-    m = /^\s+port (\S+) namevhost (\S+) \((.+):(\d+)\)$/.exec(line);
-    if (m) { last = { address, name: m[2], file: m[3], line: Number(m[4]), aliases: [], isDefault: false }; out.push(last); continue; }
-    m = /^\s+(?:wild )?alias (\S+)$/.exec(line);
-    if (m && last) last.aliases.push(m[1]);
-  }
-  return out;
-}
+import { SITE, SITE_ENV, parseDumpVhosts, removeSite, snapshotOf, tempSite, type DumpedVhost } from './helpers';
 
 function apacheS(root: string, conf: string, env: Record<string, string> = {}, extra: string[] = []): DumpedVhost[] {
   const r = spawnSync('apache2', ['-d', root, '-f', path.join(root, conf), ...extra, '-S'], { encoding: 'utf8', env: { ...process.env, ...env } });

@@ -1,11 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { clientView, parseTrustedProxies, splitLast } from '../../src/server/forwarded';
+import { clientView, parseRequestLine, parseTrustedProxies, splitLast } from '../../src/server/forwarded';
 
 describe('server/forwarded: rebuilding what the client sent to Apache', () => {
   const opts = {
     trustedProxies: parseTrustedProxies(['loopback']),
     schemeHeader: 'x-forwarded-proto',
     portHeader: 'x-forwarded-client-port',
+    requestLineHeader: 'x-forwarded-request-line',
   };
   const raw = (pairs: Array<[string, string]>) => pairs.flat();
 
@@ -17,6 +18,7 @@ describe('server/forwarded: rebuilding what the client sent to Apache', () => {
       ['X-Forwarded-Server', 'www.example.com'],
       ['X-Forwarded-Proto', 'https'],
       ['Accept', '*/*'],
+      ['Connection', 'Keep-Alive'],
     ]), '127.0.0.1', 40000, opts);
     assert.equal(v.trusted, true);
     assert.equal(v.address, '203.0.113.7');
@@ -26,6 +28,7 @@ describe('server/forwarded: rebuilding what the client sent to Apache', () => {
     assert.ok(!names.includes('x-forwarded-server'));
     assert.ok(!names.includes('x-forwarded-proto'));
     assert.ok(!names.includes('x-forwarded-host'));
+    assert.ok(!names.includes('connection'));
     // What the client itself sent stays.
     assert.deepEqual(v.headers.find(([n]) => n === 'X-Forwarded-For'), ['X-Forwarded-For', '6.6.6.6']);
   });
@@ -67,6 +70,14 @@ describe('server/forwarded: rebuilding what the client sent to Apache', () => {
     const v = clientView(raw([['X-Forwarded-For', '10.1.2.3'], ['X-Forwarded-Client-Port', '51234']]), '127.0.0.1', 1, opts);
     assert.equal(v.port, 51234);
     assert.ok(!v.headers.some(([n]) => n.toLowerCase() === 'x-forwarded-client-port'));
+  });
+
+  it('reads the client\'s request line (THE_REQUEST) only from a trusted peer', () => {
+    const h = raw([['X-Forwarded-Request-Line', 'GET /app/%7Ex.lua?q=%41 HTTP/2.0']]);
+    assert.deepEqual(clientView(h, '127.0.0.1', 1, opts).requestLine, { method: 'GET', target: '/app/%7Ex.lua?q=%41', protocol: 'HTTP/2.0' });
+    assert.equal(clientView(h, '192.0.2.1', 1, opts).requestLine, null);
+    assert.equal(parseRequestLine('GET /x'), null);
+    assert.equal(parseRequestLine('GET /x HTTP/1.1\r\nX: y'), null);
   });
 
   it('accepts CIDR ranges and refuses nonsense in --trusted-proxy', () => {

@@ -57,6 +57,22 @@ describe('commands/serve: the lwt-sidecar serve process', function () {
     assert.match(s.output(), /SIGTERM: stopping \(finishing 1 requests in flight\)/);
   });
 
+  it('reloads the configuration on SIGHUP: the next request uses the new generation', async () => {
+    const own = siteConfig();
+    try {
+      const s = await serve(['--config', own.file, '--listen', '127.0.0.1:0', '--workers', '1', '--no-watch']);
+      child = s.child;
+      assert.equal((await request(s.port, '/app/hello.lua')).status, 200);
+      fs.appendFileSync(own.file, '<Files "hello.lua">\n    Require all denied\n</Files>\n');
+      s.child.kill('SIGHUP');
+      for (let i = 0; i < 200 && !/generation 2 live/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.match(s.output(), /reload \(SIGHUP\): generation 2 live/);
+      assert.equal((await request(s.port, '/app/hello.lua')).status, 403);
+    } finally {
+      fs.rmSync(own.dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the option and the fix for a bad value', async () => {
     const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
       const c = spawn(process.execPath, [BIN, 'serve', '--config', conf.file, '--listen', 'nowhere'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -125,6 +125,16 @@ describe('server: the sidecar over HTTP with real Lua', function () {
     assert.equal(env.SERVER_PROTOCOL, 'HTTP/1.1');
   });
 
+  it('takes REQUEST_URI and SERVER_PROTOCOL from the request line a trusted Apache passes on', async () => {
+    const r = await request(run.port, '/app/env.lua/~x?a=%41', {
+      headers: { 'X-Forwarded-For': '192.0.2.1', 'X-Forwarded-Request-Line': 'GET /app/env.lua/%7Ex?a=%41 HTTP/2.0' },
+    });
+    const env = envOf(r.body);
+    assert.equal(env.REQUEST_URI, '/app/env.lua/%7Ex?a=%41');
+    assert.equal(env.SERVER_PROTOCOL, 'HTTP/2.0');
+    assert.equal(env.PATH_INFO, '/~x');
+  });
+
   it('passes POST bodies with Content-Length and chunked, and keeps repeated response headers', async () => {
     for (const chunked of [false, true]) {
       const r = await request(run.port, '/app/cookies.lua', {

@@ -66,7 +66,7 @@ for (const loadInWorker of [true, false]) {
 
       fs.writeFileSync(bad, vhostConf(root, 'one.test'));
       const fixed = await r.reload('test');
-      assert.ok(fixed.ok);
+      assert.ok(fixed.ok, fixed.ok ? '' : formatError(fixed.error));
       assert.equal(fixed.generation, 2, 'a failed reload uses no generation number');
       assert.equal(r.lastError, null);
     });
@@ -79,7 +79,7 @@ for (const loadInWorker of [true, false]) {
         'conf/sites-enabled/one.conf': vhostConf(root, 'one.test', `${root}/lib2/?.lua`),
       });
       const res = await r.reload('test');
-      assert.ok(res.ok);
+      assert.ok(res.ok, res.ok ? '' : formatError(res.error));
       assert.equal(res.diff.vhostsAdded.length, 1);
       assert.equal(res.diff.scopesAdded.length, 1);
       assert.equal(res.diff.scopesChanged.length, 1);
@@ -90,7 +90,7 @@ for (const loadInWorker of [true, false]) {
 
       fs.unlinkSync(path.join(root, 'conf/sites-enabled/new.conf'));
       const gone = await r.reload('test');
-      assert.ok(gone.ok);
+      assert.ok(gone.ok, gone.ok ? '' : formatError(gone.error));
       assert.equal(gone.diff.vhostsRemoved[0]?.serverName, 'new.test');
       assert.equal(gone.diff.scopesRemoved.length, 1);
     });

@@ -121,6 +121,20 @@ describe('watch: hot reload of a running sidecar behind Apache', function () {
     assert.deepEqual(generations((await get(url)).body), { env: '3', lua: '3' });
   });
 
+  it('an edited script or Lua module is used by the next request, with no reload', async () => {
+    await start([]);
+    const url = `${apache!.url}/app/index.ws`;
+    const before = await get(url);
+    assert.equal(before.status, 200);
+    const lib = path.join(site, 'www/app/lib/greeting.lua');
+    fs.writeFileSync(lib, fs.readFileSync(lib, 'utf8').replace(/return M\s*$/, 'M.hello = function() return "edited module" end\nreturn M\n'));
+    assert.equal((await get(url)).body, 'edited module');
+    fs.writeFileSync(path.join(site, 'www/app/gen.ws'), GEN_WS.replace('tostring(env.LWT_GEN)', '"edited script"'));
+    assert.match((await get(`${apache!.url}/app/gen.ws`)).body, /^edited script\|/);
+    const h = await health(admin);
+    assert.equal(h.generation, 1, 'scripts and modules are not configuration');
+  });
+
   it('under load (8 busy connections through Apache), 50 reloads fail no request and mix no generations', async () => {
     await start(['--no-watch']);
     const url = `${apache!.url}/app/gen.ws`;
@@ -161,7 +175,8 @@ describe('watch: hot reload of a running sidecar behind Apache', function () {
       await Promise.all(clients);
       agent.destroy();
     }
-    assert.deepEqual(bad, []);
+    const errors = sidecar!.output().split('\n').filter((l) => /\[(error|warn)\]/.test(l));
+    assert.deepEqual(bad, [], `sidecar log:\n${errors.join('\n')}\napache error log:\n${(apache as unknown as { errorLog(): string }).errorLog()}`);
     assert.equal((await health(admin)).generation, 51);
     assert.ok(seen.size >= 40, `requests saw ${seen.size} generations: ${[...seen.keys()].join(' ')}`);
   });

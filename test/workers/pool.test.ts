@@ -175,6 +175,20 @@ describe('workers/pool: Lua in worker threads', function () {
     for (let i = 1; i <= 64; i++) assert.equal(body[(i - 1) * 16384], 65 + (i % 26));
   });
 
+  it('restarts idle workers with a new heap cap when the largest LuaMemoryLimit changes', async () => {
+    pool = makePool({ workers: 2, heapLimitMb: 128 });
+    assert.equal((await runToEnd(pool, job('hello.lua'))).status, 200);
+    const before = new Set((pool as unknown as { slots: Set<{ worker: Worker }> }).slots);
+    pool.setHeapLimitMb(200);
+    assert.equal(pool.stats().heapLimitMb, 200);
+    assert.equal((await runToEnd(pool, job('hello.lua'))).status, 200);
+    const slotsNow = () => [...(pool as unknown as { slots: Set<{ worker: Worker; heapLimitMb: number }> }).slots];
+    for (let i = 0; i < 100 && slotsNow().some((s) => before.has(s)); i++) await new Promise((r) => setTimeout(r, 50));
+    const after = slotsNow();
+    assert.equal(after.length, 2);
+    assert.ok(after.every((s) => !before.has(s) && s.heapLimitMb === 200));
+  });
+
   it('close() finishes running jobs, refuses new ones and returns the same promise', async () => {
     pool = makePool({ workers: 1 });
     const running = runToEnd(pool, job('hello.lua'));
