@@ -65,7 +65,7 @@ export function parseRequire(d: Directive): AccessRule {
 export function checkNegativeInOr(rule: AccessRule, d: Directive, parent: 'all-of' | 'any-of' | 'none-of'): void {
   if (isNegative(rule) && parent !== 'all-of') {
     const name = d.children ? `<${d.name}>` : 'Require';
-    throw confError('LWT_CONF_ACCESS', `negative ${name} directive has no effect in ${containerName(parent === 'none-of' ? 'none-of' : 'any-of')} directive`, d.file, d.line);
+    throw confError('LWT_CONF_ACCESS', `negative ${name} directive has no effect in ${containerName(parent)} directive`, d.file, d.line);
   }
 }
 
@@ -91,7 +91,7 @@ export function parseContainer(d: Directive, onOther: (child: Directive) => void
   if (rules.length === 0) {
     throw confError('LWT_CONF_ACCESS', `${containerName(kind)} directive contains no authorization directives`, d.file, d.line);
   }
-  checkHasPositive(kind === 'none-of' ? rules : rules, containerName(kind), d.file, d.line);
+  checkHasPositive(rules, containerName(kind), d.file, d.line);
   return { kind, rules };
 }
 

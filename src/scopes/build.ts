@@ -142,8 +142,7 @@ class Walker {
 
   section(d: Directive, server: RawServer, nested: boolean): SectionModel {
     const info = SECTIONS[d.key];
-    const label = `<${d.name}>`;
-    if (d.args.length === 0) throw confError('LWT_CONF_ARGS', `${label.slice(0, -1)}> directive requires additional arguments`, d.file, d.line);
+    if (d.args.length === 0) throw confError('LWT_CONF_ARGS', `<${d.name}> directive requires additional arguments`, d.file, d.line);
     const tilde = !info.match && d.args[0] === '~';
     const args = tilde ? d.args.slice(1) : d.args;
     if (args.length !== 1) {
@@ -154,6 +153,8 @@ class Walker {
     const regex = isRegex ? compileRegex(pattern, d) : null;
     let key = pattern;
     if (info.kind === 'directory' && !isRegex && pattern !== '/') {
+      // core.c canonicalises the path and adds the trailing slash; a relative path (which httpd roots at
+      // its working directory) is rooted at ServerRoot here.
       key = path.posix.resolve(this.serverRoot, pattern);
       if (!key.endsWith('/')) key += '/';
     }

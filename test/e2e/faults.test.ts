@@ -38,7 +38,7 @@ describe('e2e: faults through Apache', function () {
 
   describe('a script that allocates without bound', () => {
     // The CPU limit only bounds the test if the memory limit does not work.
-    const stack = useStack({ sidecarArgs: ['--workers', '2', '--cpu-limit-ms', '8000'] });
+    const stack = useStack({ sidecarArgs: ['--workers', '2', '--cpu-limit-ms', '3000'] });
 
     it('fails alone under the site\'s LuaMemoryLimit (32M); requests around it succeed', async () => {
       const [bad, good] = await Promise.all([
