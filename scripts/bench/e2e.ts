@@ -4,7 +4,8 @@
  *   (a) Apache → mod_proxy → lwt-sidecar running the seed example www/hello.ws;
  *   (b) Apache → mod_cgi → Debian's /usr/bin/wsapi.cgi running the same script
  *       (the classic launcher: the script itself, executable, `#!/usr/bin/wsapi.cgi`);
- *   (c) Apache serving a 100-byte static file.
+ *   (c) Apache serving a 100-byte static file;
+ *   (d) for reference, the sidecar alone (no Apache), the cost of the proxy hop.
  * Prints requests/s, p50, p99, errors and the ratios. Figures, not a test:
  * the target (sidecar >= 6x wsapi.cgi, p99 < 20 ms, no errors) is reported, not enforced.
  *
@@ -151,6 +152,8 @@ async function main(): Promise<void> {
       { name: 'Apache → sidecar (hello.ws)', url: `${apache.url}/hello.ws`, expect: /Hello Wsapi!/ },
       { name: 'Apache → mod_cgi → wsapi.cgi', url: `${apache.url}/bench-cgi/hello.lua`, expect: /Hello Wsapi!/ },
       { name: 'Apache static 100 bytes', url: `${apache.url}/bench-static/static.txt`, expect: /^x{99}\n$/ },
+      // Not in the issue's comparison: shows what the proxy hop costs.
+      { name: 'sidecar direct, no Apache', url: `${sidecar.url}/hello.ws`, expect: /Hello Wsapi!/ },
     ];
     for (const t of targets) {
       const r = await fetchText(t.url);
@@ -167,7 +170,7 @@ async function main(): Promise<void> {
       results.push(r);
     }
 
-    const [side, cgi, stat] = results as [WrkResult, WrkResult, WrkResult];
+    const [side, cgi, stat] = results as [WrkResult, WrkResult, WrkResult, WrkResult];
     console.log('\n| path | requests/s | p50 ms | p99 ms | errors |');
     console.log('|---|---:|---:|---:|---:|');
     for (const r of results) console.log(`| ${r.name} | ${fmt(r.requestsPerSec)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} |`);

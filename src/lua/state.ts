@@ -4,6 +4,7 @@
  * fengari lacks or must not expose, then `httpd.core`, then package.path/cpath.
  */
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { lua, lauxlib, lualib, toLuaString } from './fengari';
@@ -33,7 +34,7 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
 
 /** The Lua side shipped with the sidecar (dist/src/lua → lua/, or src/lua → lua/). */
 export const LUA_DIR = [path.resolve(__dirname, '..', '..', '..', 'lua'), path.resolve(__dirname, '..', '..', 'lua')]
-  .find((d) => require('node:fs').existsSync(path.join(d, 'httpd.lua'))) ?? path.resolve(__dirname, '..', '..', 'lua');
+  .find((d) => fs.existsSync(path.join(d, 'httpd.lua'))) ?? path.resolve(__dirname, '..', '..', 'lua');
 
 /** An APR table: case-insensitive keys, insertion order, duplicates kept (mod_lwt.md §4.1). */
 export class AprTable {

@@ -212,12 +212,14 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
   let refused: Resolution | null = null;
   for (const name of conf.directoryIndex ?? ['index.html']) {
     const next = name.startsWith('/') ? name : uri + name;
-    const found = walk(translate(server, next).filename);
+    const t = translate(server, next);
+    if (!t.filename.startsWith('/')) continue;
+    const found = walk(t.filename);
     if (found.kind === 'dir' && !next.endsWith('/')) {
-      return { ...resolveIn(server, next, req, 1), status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
+      return { ...resolveIn(server, next, req, 1, t, found), status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
     }
     if (found.kind !== 'file' || found.pathInfo !== '') continue;
-    const sub = resolveIn(server, next, req, 1);
+    const sub = resolveIn(server, next, req, 1, t, found);
     const verdict = checkAccess(sub.access, req.clientIp ?? '', req.serverIp);
     if (verdict === 'denied' || (verdict === 'unsupported' && req.unsupportedAccess !== 'allow')) {
       // Outside lwt-wsapi the answer stays 404: the sidecar reveals nothing about other files.
@@ -229,11 +231,11 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
   return refused;
 }
 
-function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth: number): Resolution {
-  const t = translate(server, uri);
+function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth: number, known?: Translation, walked?: Walk): Resolution {
+  const t = known ?? translate(server, uri);
   // A relative Alias target (mod_alias does not root it) cannot name a file httpd would serve.
   if (!t.filename.startsWith('/')) return refused(server, `'${t.filename}' is not an absolute file name`);
-  const w = walk(t.filename);
+  const w = walked ?? walk(t.filename);
   if (w.kind === 'dir' && uri.endsWith('/') && depth === 0) {
     const index = directoryIndex(server, w, uri, req);
     if (index) return index;

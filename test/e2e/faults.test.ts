@@ -7,6 +7,7 @@
 
 import { strict as assert } from 'node:assert';
 import { useStack } from '../helpers/apache';
+import { startSidecar, type SidecarProcess } from '../helpers/sidecar';
 import { get, type RawResponse } from './raw-http';
 
 const later = <T>(ms: number, f: () => Promise<T>) => new Promise<T>((resolve, reject) => setTimeout(() => f().then(resolve, reject), ms));
@@ -56,6 +57,8 @@ describe('e2e: faults through Apache', function () {
 
   describe('SIGTERM', () => {
     const stack = useStack({ sidecarArgs: ['--workers', '2'] });
+    let restarted: SidecarProcess | undefined;
+    after(async () => { await restarted?.stop(); });
 
     it('completes the request in flight, then exits 0; Apache then answers 503', async () => {
       const inFlight: Promise<RawResponse> = get(stack.apache.port, '/e2e/slow.ws?ms=1500');
@@ -68,6 +71,12 @@ describe('e2e: faults through Apache', function () {
       assert.deepEqual(await exited, { code: 0, signal: null });
       const down = await get(stack.apache.port, '/hello.ws');
       assert.equal(down.status, 503);
+    });
+
+    it('is used again at once when restarted on the same port (retry=0 in the snippet)', async () => {
+      restarted = await startSidecar({ config: stack.apache.configFile, port: stack.sidecar.port });
+      const res = await get(stack.apache.port, '/hello.ws');
+      assert.equal(res.status, 200);
     });
   });
 });

@@ -77,6 +77,13 @@ describe('runRequest', () => {
       assert.match(errors(r.logs)[0]!, /common\.lua:163: attempt to concatenate/);
     });
 
+    it('a Status line without digits fails in the connector (set_status(nil)): C-level, as mod_lwt', () => {
+      const r = runSidecar({ script: 'bad/badstatus.lua' });
+      assert.equal(r.result.ok, false);
+      assert.equal(r.result.headSent, false);
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*badstatus\.lua': .*number expected/);
+    });
+
     it('require "lpeg" (a C module) is WSAPI\'s 500 page naming the module', () => {
       const r = runSidecar({ script: 'bad/needs_lpeg.lua' });
       assert.equal(r.status, 500);
@@ -121,6 +128,22 @@ describe('runRequest', () => {
   it('provides the globals mod_lwt-era code used: wsapi.common, wsapi.app_path, httpd, httpd.core', () => {
     assert.equal(runSidecar({ script: 'legacy.lua' }).body,
       'common=true\napp_path=true\nreason=Not Found\nhttpd=true,true\ncore=true');
+  });
+
+  it('sends print and io.write to the log at debug level and io.stderr at error level, never to stdout', () => {
+    const write = process.stdout.write;
+    let leaked = '';
+    process.stdout.write = ((chunk: string | Uint8Array) => { leaked += String(chunk); return true; }) as typeof process.stdout.write;
+    let r: ReturnType<typeof runSidecar>;
+    try {
+      r = runSidecar({ script: 'printer.lua' });
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(leaked, '');
+    assert.equal(r.body, 'body');
+    assert.deepEqual(r.logs.filter(([l]) => l === 'debug').map(([, m]) => m), ['printed\t1', 'written']);
+    assert.deepEqual(errors(r.logs), ['to stderr']);
   });
 
   describe('compiled chunks', () => {

@@ -100,9 +100,9 @@ export class Oracle {
   }
 
   /** GET through apache2; `from` is the client address (any 127.x address works on Linux loopback). */
-  get(target: string, host = 'localhost', from = '127.0.0.1'): Promise<OracleAnswer> {
+  get(target: string, host = 'localhost', from = '127.0.0.1', to = '127.0.0.1'): Promise<OracleAnswer> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: this.port, path: target, headers: { Host: host }, agent: false, localAddress: from }, (res) => {
+      const req = http.request({ host: to, port: this.port, path: target, headers: { Host: host }, agent: false, localAddress: from }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => { body += c; });

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { resolve } from '../../src/scopes';
 import type { Snapshot } from '../../src/scopes/types';
+import { Oracle } from './httpd-oracle';
 import { SITE, SITE_ENV, parseDumpVhosts, removeSite, snapshotOf, tempSite, type DumpedVhost } from './helpers';
 
 function apacheS(root: string, conf: string, env: Record<string, string> = {}, extra: string[] = []): DumpedVhost[] {
@@ -114,4 +115,45 @@ describe('virtual hosts', () => {
       assert.equal(snap.vhosts.find((v) => v.documentRoot.endsWith('/noname'))?.serverName, 'main.test');
     });
   });
+});
+
+describe('virtual host selection agrees with apache2 answering on two local addresses', function () {
+  this.timeout(30000);
+  let root = '';
+  let oracle: Oracle;
+  let snap: Snapshot;
+  const BODY = [
+    'Listen 127.0.0.2:@PORT@',
+    'DocumentRoot @ROOT@/main',
+    'AddHandler lwt-wsapi .ws',
+    '<Directory @ROOT@>', '  Require all granted', '</Directory>',
+    '<VirtualHost 127.0.0.1:@PORT@>', '  ServerName ip.test', '  DocumentRoot @ROOT@/ip', '</VirtualHost>',
+    '<VirtualHost 127.0.0.1:@PORT@>', '  ServerName ip2.test', '  DocumentRoot @ROOT@/ip2', '</VirtualHost>',
+    '<VirtualHost *:@PORT@>', '  ServerName a.test', '  ServerAlias *.a.test', '  DocumentRoot @ROOT@/a', '</VirtualHost>',
+    '<VirtualHost *:@PORT@>', '  ServerName b.test', '  DocumentRoot @ROOT@/b', '</VirtualHost>',
+  ].join('\n') + '\n';
+  const DIRS = ['main', 'ip', 'ip2', 'a', 'b'];
+
+  before(async () => {
+    const files: Record<string, string> = {};
+    for (const d of DIRS) files[`${d}/x.ws`] = '';
+    root = tempSite(files);
+    oracle = await Oracle.start(root, BODY.split('@ROOT@').join(root), DIRS.map((d) => `${d}/x.ws`));
+    snap = snapshotOf(root, 'sidecar.conf');
+  });
+  after(async () => {
+    await oracle?.close();
+    if (root) removeSite(root);
+  });
+
+  for (const to of ['127.0.0.1', '127.0.0.2']) {
+    for (const host of ['ip.test', 'ip2.test', 'a.test', 'x.a.test', 'b.test', 'other.test']) {
+      it(`Host ${host} on ${to}`, async () => {
+        const a = await oracle.get('/x.ws', host, '127.0.0.1', to);
+        assert.ok(a.cgi, `apache answered ${a.status}`);
+        const r = resolve(snap, { host, port: oracle.port, path: '/x.ws', localAddress: to, clientIp: '127.0.0.1' });
+        assert.equal(r.filename, a.cgi.filename);
+      });
+    }
+  }
 });
