@@ -1,7 +1,6 @@
 -- The `httpd` module of mod_lwt (mod_lwt.md §5), written for the sidecar.
 -- The request-bound primitives live in `httpd.core` (TypeScript); this file
 -- copies them and adds the functions mod_lwt wrote in Lua.
--- Not provided: `write_template` (mod_lwt.md §9, planned as a later feature).
 
 local core = require "httpd.core"
 
@@ -29,6 +28,12 @@ end
 
 function M.write(...)
   return M.output:write(...)
+end
+
+-- mod_lwt.md §5.2: no file (or false) renders to httpd.output, `true` returns
+-- the output as a string (the core returns it when its file is nil).
+function M.write_template(filename, flags, file)
+  return core.write_template(filename, flags, not file and M.output or file ~= true and file or nil)
 end
 
 -- RFC 1123 in UTC with English names (os.date's names are the C locale's).

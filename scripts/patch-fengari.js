@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
 /*
- * Makes fengari 0.1.5's numbers behave like Lua 5.1's doubles (postinstall).
+ * Makes fengari 0.1.5's numbers behave like Lua 5.1's doubles, and its
+ * prototypes safe to share between states (postinstall).
  * What is changed and why: docs/fengari-patch.md. Every edit names an anchor
  * text that must occur exactly once; a missing anchor or another fengari
  * version fails the install loudly instead of shipping a half-patched VM.
@@ -286,6 +287,47 @@ const EDITS = [
   ['lauxlib.js',
     '    let d = lua_tointegerx(L, arg);\n    if (d === false)\n        interror(L, arg);\n    return d;',
     `    let d = lua_tointegerx(L, arg); ${MARK}\n    if (d === false) {\n        const n = lua_tonumberx(L, arg);\n        if (n === false) interror(L, arg);\n        d = Number.isNaN(n) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(n)));\n    }\n    return d;`],
+  // No closure cache in prototypes: the chunk cache shares one Proto between all states of a
+  // worker, and a cached closure would carry one request's upvalues into the next (and closures
+  // without upvalues would be one object across states). Lua 5.1 made a new closure every time.
+  ['lvm.js',
+    '    p.cache = ncl;  /* save it on cache for reuse */',
+    `    /* p.cache is never set */ ${MARK}`],
+  // Field names given to lua_setfield/lua_getfield (and so lua_setglobal, luaL_setfuncs) as
+  // interned byte strings (to_luastring(s, true)) become one TString per worker, hash included:
+  // opening the libraries of each per-request state no longer copies and hashes every name.
+  ['defs.js',
+    '    if (cache) to_luastring_cache[str] = outU8Array;',
+    `    if (cache) { to_luastring_cache[str] = outU8Array; lwt_interned.add(outU8Array); } ${MARK}`],
+  ['defs.js',
+    'const to_luastring_cache = {};',
+    `const to_luastring_cache = {};\nconst lwt_interned = new WeakSet(); ${MARK}\nmodule.exports.lwt_interned = lwt_interned;`],
+  ['lstring.js',
+    'module.exports.luaS_eqlngstr    = luaS_eqlngstr;',
+    `/* A TString is immutable (its hash is computed once): one per interned byte string. */ ${MARK}\n` +
+    `const lwt_keys = new WeakMap();\n` +
+    `const lwt_interned = require('./defs.js').lwt_interned;\n` +
+    `module.exports.luaS_newkey = function(L, str) {\n` +
+    `    let ts = lwt_keys.get(str);\n` +
+    `    if (ts === undefined) {\n` +
+    `        ts = luaS_new(L, str);\n` +
+    `        if (lwt_interned.has(str)) lwt_keys.set(str, ts);\n` +
+    `    }\n` +
+    `    return ts;\n` +
+    `};\n` +
+    'module.exports.luaS_eqlngstr    = luaS_eqlngstr;'],
+  ['lapi.js',
+    '    luaS_new,\n    luaS_newliteral\n} = require(\'./lstring.js\');',
+    `    luaS_new,\n    luaS_newkey, ${MARK}\n    luaS_newliteral\n} = require('./lstring.js');`],
+  ['lapi.js',
+    'const auxsetstr = function(L, t, k) {\n    let str = luaS_new(L, from_userstring(k));',
+    `const auxsetstr = function(L, t, k) {\n    let str = luaS_newkey(L, from_userstring(k)); ${MARK}`],
+  ['lapi.js',
+    'const auxgetstr = function(L, t, k) {\n    let str = luaS_new(L, from_userstring(k));',
+    `const auxgetstr = function(L, t, k) {\n    let str = luaS_newkey(L, from_userstring(k)); ${MARK} /* get */`],
+  ['lauxlib.js',
+    '        lua_setfield(L, -(nup + 2), to_luastring(lib));',
+    `        lua_setfield(L, -(nup + 2), to_luastring(lib, true)); ${MARK}`],
   // string.format: C printf semantics for numbers, 5.1's %q, byte-exact %s/%c.
   ['lstrlib.js',
     "const { sprintf } = require('sprintf-js');",

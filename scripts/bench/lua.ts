@@ -8,7 +8,9 @@
  *      standard libraries (rings.new(), which calls lua_newstate+luaL_openlibs),
  *      WSAPI and the script loaded from source, the app run through
  *      wsapi.common.run with mod_lwt's connector logic, the state closed.
- * Prints median and p99 per request and the ratio to C Lua.
+ * Prints median and p99 per request and the ratio to C Lua, then requests/s
+ * with one worker per core: bare worker threads running the loop, and the
+ * server's WorkerPool (jobs posted from the main thread, output acknowledged).
  * Run: node dist/scripts/bench/lua.js [iterations]
  */
 
@@ -19,6 +21,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
+import { WorkerPool, DEFAULT_POOL_OPTIONS, type JobHandle } from '../../src/workers';
 import type { LuaJob, ResponseSink } from '../../src/lua/types';
 
 const ITERATIONS = Number(process.argv[2] ?? 2000);
@@ -165,6 +168,64 @@ async function throughput(ms: number): Promise<{ workers: number; perSecond: num
   return { workers, perSecond: counts.reduce((a, b) => a + b, 0) / (ms / 1000) };
 }
 
+/**
+ * Requests/s through the WorkerPool, one worker per core, with `inFlight`
+ * jobs outstanding per worker so a worker never waits for the main thread.
+ */
+async function poolThroughput(ms: number, inFlightPerWorker = 2): Promise<{ workers: number; perSecond: number; failed: number }> {
+  const workers = os.availableParallelism();
+  const pool = new WorkerPool({
+    ...DEFAULT_POOL_OPTIONS,
+    workers,
+    runtime: { cpuLimitMs: DEFAULT_RUNTIME_OPTIONS.cpuLimitMs, logStatistics: false },
+  });
+  let nextId = 1;
+  let completed = 0;
+  let failed = 0;
+  let measuring = false;
+  let stopAt = Infinity;
+  let inFlight = 0;
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => { finish = resolve; });
+  const submit = (): void => {
+    if (performance.now() >= stopAt) {
+      if (inFlight === 0) finish();
+      return;
+    }
+    inFlight++;
+    let handle: JobHandle | null = null;
+    const end = (ok: boolean): void => {
+      inFlight--;
+      if (measuring) {
+        if (ok) completed++;
+        else failed++;
+      }
+      submit();
+    };
+    handle = pool.run({ ...JOB, id: nextId++ }, {
+      output: (msg) => {
+        if (msg.bytes > 0) handle?.ack(msg.bytes);
+        if (msg.done) end(msg.done.ok);
+      },
+      failed: () => end(false),
+    });
+  };
+  // Warm up every worker's chunk cache and JIT before counting.
+  const warmEnd = performance.now() + 1500;
+  stopAt = warmEnd;
+  for (let i = 0; i < workers * inFlightPerWorker; i++) submit();
+  await finished;
+  const finished2 = new Promise<void>((resolve) => { finish = resolve; });
+  measuring = true;
+  const t0 = performance.now();
+  stopAt = t0 + ms;
+  for (let i = 0; i < workers * inFlightPerWorker; i++) submit();
+  await finished2;
+  const elapsed = performance.now() - t0;
+  await pool.close();
+  return { workers, perSecond: completed / (elapsed / 1000), failed };
+}
+
 function row(name: string, f: Figures): string {
   return `${name.padEnd(44)} median ${f.median.toFixed(3).padStart(7)} ms   p99 ${f.p99.toFixed(3).padStart(7)} ms   mean ${f.mean.toFixed(3).padStart(7)} ms`;
 }
@@ -182,6 +243,9 @@ async function main(): Promise<void> {
   console.log(`ratio uncached sidecar / C lua5.1 (median): ${(fromSource.median / c.median).toFixed(2)}`);
   const t = await throughput(3000);
   console.log(`throughput, cached, ${t.workers} worker threads (one per core): ${t.perSecond.toFixed(0)} requests/s`);
+  const p = await poolThroughput(3000);
+  console.log(`throughput, cached, WorkerPool with ${p.workers} workers (one per core): ${p.perSecond.toFixed(0)} requests/s`
+    + (p.failed > 0 ? ` (${p.failed} failed)` : ''));
 }
 
 if (isMainThread) {

@@ -10,7 +10,7 @@ import { SidecarError } from '../errors';
 import { resolve } from '../scopes';
 import { parseTarget } from '../server/target';
 import { errorPage, statusLine, type SignatureInfo } from '../server/status';
-import { buildCgiEnv, mergeHeaders } from '../server/cgi-env';
+import { buildCgiEnv, mergeHeaders, utf8Bytes } from '../server/cgi-env';
 import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../lua';
 import type { LuaJob } from '../lua/types';
 import type { Resolution } from '../scopes/types';
@@ -73,17 +73,6 @@ function parseRequest(values: Record<string, unknown>, url: string): Parsed {
   return { method, headers, body, host: host === null ? null : host.replace(/:\d+$/, ''), port: abs?.[3] ? Number(abs[3]) : 80, target: url };
 }
 
-/** Everything typed on the command line is text; a LuaJob carries env and header values as UTF-8 bytes (see LuaJob.env). */
-function binary(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
-}
-
-function toBinary(env: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) out[k] = binary(v);
-  return out;
-}
-
 function signature(req: Parsed, res: Resolution | null): SignatureInfo {
   return {
     mode: 'off',
@@ -143,11 +132,14 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     return 0;
   }
 
-  const env = toBinary(buildCgiEnv({
+  // Typed on the command line, the target and headers are text; buildCgiEnv takes them
+  // as the bytes a client would have sent (CgiInput).
+  const headers = req.headers.map(([k, v]) => [k, utf8Bytes(v)] as [string, string]);
+  const env = buildCgiEnv({
     method: req.method,
     protocol: 'HTTP/1.1',
-    requestUri: parsed.target.raw,
-    query: parsed.target.query,
+    requestUri: utf8Bytes(parsed.target.raw),
+    query: parsed.target.query === null ? null : utf8Bytes(parsed.target.query),
     scriptName: res.scriptName,
     pathInfo: res.pathInfo,
     pathTranslated: res.pathTranslated,
@@ -164,10 +156,10 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     serverSignature: '',
     remoteAddr: CLIENT.ip,
     remotePort: CLIENT.port,
-    headers: req.headers,
+    headers,
     envOps: res.env,
     processEnv: process.env,
-  }));
+  });
   const job: LuaJob = {
     id: 1,
     filename: res.filename,
@@ -186,7 +178,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
       filename: res.filename,
       localIp: '127.0.0.1',
       remoteIp: CLIENT.ip,
-      headersIn: mergeHeaders(req.headers).map(([k, v]) => [k, binary(v)] as [string, string]),
+      headersIn: mergeHeaders(headers),
     },
     body: req.body,
   };

@@ -1,10 +1,12 @@
 /**
  * Compiled-chunk cache shared by all states of a worker (issue 3 §5): a
  * request pays for creating its state, not for compiling WSAPI and the script
- * again. Entries are unstripped lua_dump images (module() and setfenv find
- * `_ENV` by its upvalue name), keyed by file identity (dev+ino) and the chunk
- * name baked into the image, and valid while mtime, ctime and size match, so
- * an edited file is recompiled on its next load.
+ * again. Entries are the compiled prototypes themselves, shared by every state
+ * that loads the file: a load is a new closure with fresh upvalues (as
+ * lua_load makes), not an undump. Prototypes keep their debug information, so
+ * upvalue names survive (module() and setfenv find `_ENV` by name). Keyed by
+ * file identity (dev+ino) and the chunk name compiled into them, valid while
+ * mtime, ctime and size match, so an edited file is recompiled on its next load.
  *
  * installCachedLoaders routes `require`'s Lua searcher, `loadfile` and `dofile`
  * through the cache, resolving relative names against the state's own working
@@ -12,14 +14,14 @@
  */
 
 import * as fs from 'node:fs';
-import { lua, lauxlib, toLuaString, toJsString, type LuaState } from './fengari';
+import { lua, lauxlib, toLuaString, toJsString, protoAt, pushProto, type LuaState, type Proto } from './fengari';
 import { resolveScriptPath, type StateContext } from './context';
 
 interface Entry {
   readonly mtimeMs: number;
   readonly ctimeMs: number;
   readonly size: number;
-  readonly image: Uint8Array;
+  readonly proto: Proto;
 }
 
 export interface ChunkCacheOptions {
@@ -73,13 +75,14 @@ export class ChunkCache {
    * lua_load of `filename` (absolute, or relative to the process cwd) with
    * `chunkname` (default `@filename`). Pushes the function and returns
    * LUA_OK, or pushes the message and returns LUA_ERRSYNTAX / LUA_ERRFILE,
-   * as luaL_loadfilex does.
+   * as luaL_loadfilex does. `known` is a stat of `filename` just taken by the
+   * caller (the path search), saving a second one.
    */
-  load(L: LuaState, filename: string, chunkname?: string): number {
+  load(L: LuaState, filename: string, chunkname?: string, known?: fs.Stats): number {
     const name = chunkname ?? '@' + filename;
     let st: fs.Stats;
     try {
-      st = fs.statSync(filename);
+      st = known ?? fs.statSync(filename);
     } catch (err) {
       return this.fileError(L, 'open', name, err);
     }
@@ -89,7 +92,8 @@ export class ChunkCache {
       this.entries.delete(key);
       this.entries.set(key, hit);
       this.stats.hits++;
-      return lauxlib.luaL_loadbufferx(L, hit.image, hit.image.length, toLuaString(name), toLuaString('b', true));
+      pushProto(L, hit.proto);
+      return lua.LUA_OK;
     }
     let bytes: Uint8Array;
     try {
@@ -101,21 +105,8 @@ export class ChunkCache {
     this.stats.misses++;
     const status = lauxlib.luaL_loadbufferx(L, sourceText(bytes), 0, toLuaString(name), null);
     if (status !== lua.LUA_OK) return status;
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    lua.lua_dump(L, (_L: LuaState, b: Uint8Array, size: number) => {
-      parts.push(b.slice(0, size));
-      total += size;
-      return 0;
-    }, null, 0);
-    const image = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) {
-      image.set(p, off);
-      off += p.length;
-    }
     this.entries.delete(key);
-    this.entries.set(key, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, image });
+    this.entries.set(key, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, proto: protoAt(L, -1) });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
     this.stats.entries = this.entries.size;
     return status;
@@ -133,26 +124,30 @@ export class ChunkCache {
   }
 }
 
-function isReadableFile(p: string): boolean {
+/** The file's stats when it is a regular file, else null. */
+function regularFile(p: string): fs.Stats | null {
   try {
-    return fs.statSync(p).isFile();
+    // Most candidates on a search path do not exist: no exception built for them.
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    return st !== undefined && st.isFile() ? st : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
  * package.searchpath over a `;`-separated template list, with relative
- * templates (`./?.lua`) resolved against the state's cwd. Returns the file or
- * the "\n\tno file '...'" list that require reports.
+ * templates (`./?.lua`) resolved against the state's cwd. Returns the file
+ * (with its stats) or the "\n\tno file '...'" list that require reports.
  */
-export function searchPath(ctx: StateContext, name: string, path: string): { file: string | null; tried: string } {
+export function searchPath(ctx: StateContext, name: string, path: string): { file: string | null; tried: string; stats?: fs.Stats } {
   const base = name.replace(/\./g, '/');
   let tried = '';
   for (const template of path.split(';')) {
     if (template === '') continue;
     const candidate = template.split('?').join(base);
-    if (isReadableFile(resolveScriptPath(ctx, candidate))) return { file: candidate, tried };
+    const stats = regularFile(resolveScriptPath(ctx, candidate));
+    if (stats !== null) return { file: candidate, tried, stats };
     tried += `\n\tno file '${candidate}'`;
   }
   return { file: null, tried };
@@ -171,7 +166,7 @@ function packageField(L: LuaState, field: string): string | null {
 
 /** Install require's Lua-file searcher, loadfile and dofile, all through `cache` and `ctx.cwd`. */
 export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateContext): void {
-  const loadAt = (file: string): number => cache.load(L, resolveScriptPath(ctx, file), '@' + file);
+  const loadAt = (file: string, known?: fs.Stats): number => cache.load(L, resolveScriptPath(ctx, file), '@' + file, known);
 
   const searcherLua = (L: LuaState): number => {
     const name = toJsString(lauxlib.luaL_checkstring(L, 1));
@@ -182,7 +177,7 @@ export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateC
       lua.lua_pushstring(L, toLuaString(found.tried));
       return 1;
     }
-    if (loadAt(found.file) !== lua.LUA_OK) {
+    if (loadAt(found.file, found.stats) !== lua.LUA_OK) {
       const msg = toJsString(lua.lua_tolstring(L, -1));
       return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${msg}`));
     }

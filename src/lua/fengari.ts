@@ -12,6 +12,10 @@ const fengari: any = require('fengari');
 export const lua: any = fengari.lua;
 export const lauxlib: any = fengari.lauxlib;
 export const lualib: any = fengari.lualib;
+// The same module instances fengari uses internally (no `exports` map in its package.json).
+const lobject: any = require('fengari/src/lobject.js');
+const lfunc: any = require('fengari/src/lfunc.js');
+const ltable: any = require('fengari/src/ltable.js');
 
 /** A Lua string as fengari stores it: bytes. */
 export type LuaString = Uint8Array;
@@ -32,6 +36,36 @@ export function binaryToBytes(s: string): LuaString {
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }
 
+/**
+ * A compiled function prototype (fengari's Proto): the bytecode, constants and
+ * debug information of a chunk and its nested functions, with no reference to
+ * the state that compiled it. Nothing mutates it at run time once the patch
+ * has removed the closure cache (docs/fengari-patch.md), so one Proto can back
+ * closures in any number of states.
+ */
+export type Proto = { readonly __brand: 'Proto' };
+
+/** The Proto of the Lua function on top of the stack (as lua_load leaves it). */
+export function protoAt(L: LuaState, idx: number): Proto {
+  const o = L.stack[idx < 0 ? L.top + idx : L.ci.funcOff + idx];
+  if (o === undefined || !o.ttisLclosure()) throw new Error('protoAt: not a Lua function');
+  return o.value.p as Proto;
+}
+
+/**
+ * Push a new closure of `p` as lua_load does after undumping: fresh upvalues
+ * of this state, the first one (the chunk's `_ENV`) set to its globals.
+ */
+export function pushProto(L: LuaState, p: Proto): void {
+  const proto = p as any;
+  const cl = new lobject.LClosure(L, proto.upvalues.length);
+  cl.p = proto;
+  lfunc.luaF_initupvals(L, cl);
+  if (cl.nupvalues >= 1) cl.upvals[0].setfrom(ltable.luaH_getint(L.l_G.l_registry.value, lua.LUA_RIDX_GLOBALS));
+  lua.lua_pushnil(L);
+  L.stack[L.top - 1].setclLvalue(cl);
+}
+
 /** Throws when node_modules/fengari was installed without the postinstall patch. */
 export function assertPatched(): void {
   const L = lauxlib.luaL_newstate();
@@ -39,8 +73,12 @@ export function assertPatched(): void {
   const s = toJsString(lua.lua_tolstring(L, -1));
   lua.lua_pushinteger(L, 1);
   const isInt = lua.lua_isinteger(L, -1);
-  if (s !== '5' || isInt) {
-    throw new Error('fengari is not patched for Lua 5.1 numbers: run `node scripts/patch-fengari.js` (npm postinstall)');
+  // Two closures of one prototype with the same (no) upvalues: Lua 5.3's cache makes them one object.
+  lauxlib.luaL_loadstring(L, toLuaString('local t = {} for i = 1, 2 do t[i] = function() end end return t[1] ~= t[2]'));
+  lua.lua_call(L, 0, 1);
+  const freshClosures = lua.lua_toboolean(L, -1);
+  if (s !== '5' || isInt || !freshClosures) {
+    throw new Error('fengari is not patched (Lua 5.1 numbers, no closure cache): run `node scripts/patch-fengari.js` (npm postinstall)');
   }
 }
 

@@ -7,6 +7,7 @@
 import { lua, lauxlib, toLuaString, toJsString } from './fengari';
 import type { LogLevel } from './types';
 import type { AprTable, RequestRecord } from './state';
+import { writeTemplate } from './template';
 
 const APR_META = 'httpd.apr_table';
 const REQUEST_META = 'httpd.request';
@@ -281,6 +282,7 @@ export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: { input:
       return 1;
     },
     time: coreTime,
+    write_template: writeTemplate(rec),
   });
   handles.input(L);
   lua.lua_setfield(L, -2, toLuaString('input', true));

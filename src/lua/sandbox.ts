@@ -11,9 +11,15 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { lua, lauxlib, toLuaString, toJsString, type LuaState } from './fengari';
 import { searchPath } from './chunk-cache';
 import type { StateContext } from './context';
+
+// fengari's own ldo module, for luaD_throw with LUA_ERRMEM (lua_error can only raise LUA_ERRRUN).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const ldo: { luaD_throw(L: LuaState, status: number): never } = require('fengari/src/ldo.js');
 
 export class SandboxStop {
   constructor(
@@ -47,10 +53,10 @@ function raiseStop(L: LuaState, stop: SandboxStop): never {
  * builtins are locals named as the globals so argument errors name `pcall`.
  */
 const WRAPPERS = `
-local isstop, pcall, xpcall, resume, error = ...
+local isstop, pcall, xpcall, resume, rethrow = ...
 local G, co = _ENV, coroutine
 local function pass(ok, ...)
-  if not ok and isstop((...)) then error((...), 0) end
+  if not ok and isstop((...)) then rethrow((...)) end
   return ok, ...
 end
 G.pcall = function(f, ...) return pass(pcall(f, ...)) end
@@ -80,8 +86,9 @@ function loadWrappers(L: LuaState): void {
   lauxlib.luaL_loadbufferx(L, wrappersImage, wrappersImage.length, toLuaString('=sandbox'), toLuaString('b', true));
 }
 
+/** A stop sentinel, or any error once the state ran out of memory: both pass through protected calls. */
 const isStop = (L: LuaState): number => {
-  lua.lua_pushboolean(L, sandboxStop(L, 1) !== null);
+  lua.lua_pushboolean(L, sandboxStop(L, 1) !== null || memoryExceeded(L));
   return 1;
 };
 
@@ -187,7 +194,7 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
       lua.lua_remove(L, -2);
     }
   }
-  lua.lua_getglobal(L, toLuaString('error', true));
+  lua.lua_pushcfunction(L, rethrow);
   lua.lua_call(L, 5, 0);
 
   lua.lua_pushcfunction(L, makePrint(ctx));
@@ -210,34 +217,160 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
   lua.lua_pop(L, 2);
 }
 
-/* --- CPU limit ------------------------------------------------------------ */
+/* --- CPU and memory limits ------------------------------------------------ */
 
-/** Instructions between deadline checks: ~1% overhead on a tight loop. */
+/** Instructions between checks: ~1% overhead on a tight loop. */
 const HOOK_COUNT = 10000;
-const deadlines = new WeakMap<object, number>();
+/**
+ * Heap is read at most this often. v8.getHeapStatistics() costs ~0.7 µs here
+ * (process.memoryUsage() ~31 µs, it also reads RSS); a hook tick is 0.3 ms
+ * (arithmetic) to 30 ms (string building), so the reading happens every
+ * tick on allocating code and every ~7 ticks on a tight loop: < 0.05%.
+ */
+const MEMORY_CHECK_MS = 2;
 
-const cpuHook = (L: LuaState): void => {
-  const deadline = deadlines.get(L.l_G);
-  if (deadline !== undefined && performance.now() > deadline) raiseStop(L, new SandboxStop('cpu', 0));
-};
+interface Limits {
+  /** On the request clock (requestClock); Infinity for none. */
+  deadline: number;
+  /** Bytes of heap growth allowed; Infinity for none. */
+  memoryLimit: number;
+  /** heapInUse() when the limit was set. */
+  baseline: number;
+  nextMemoryCheck: number;
+  memoryExceeded: boolean;
+}
+
+const limits = new WeakMap<object, Limits>();
+/** Time this thread spent blocked outside Lua (waiting for a slow client); not CPU time. */
+let blockedMs = 0;
+/** The LuaMemoryLimit of the request this thread is about to run (see useRequestMemoryLimit). */
+let requestMemoryLimit: number | null = null;
+let forceGc: (() => void) | null = null;
+
+/** Wall time minus the time spent blocked on backpressure. */
+function requestClock(): number {
+  return performance.now() - blockedMs;
+}
+
+/** The worker isolate's heap in use: JS heap plus external memory (the ArrayBuffers of fengari's strings). */
+function heapInUse(): number {
+  const h = v8.getHeapStatistics();
+  return h.used_heap_size + h.external_memory;
+}
 
 /**
- * Stop the state's Lua code `ms` milliseconds from now (count hook plus the
- * stop sentinel, so `while true do pcall(f) end` ends too). Coroutines created
- * afterwards inherit the hook. `ms` <= 0 or Infinity removes the limit.
+ * Heap in use after full collections. V8 updates external_memory only when a
+ * collection has finished sweeping array buffers, hence two. Needs `gc`, which
+ * V8 gives only to contexts created after --expose-gc is set.
+ */
+function liveHeap(): number {
+  if (forceGc === null) {
+    v8.setFlagsFromString('--expose-gc');
+    forceGc = vm.runInNewContext('gc') as () => void;
+  }
+  forceGc();
+  forceGc();
+  return heapInUse();
+}
+
+/** Like lua_error, but with status LUA_ERRMEM and the message "not enough memory" (mod_lwt's allocator refusing). */
+function raiseMemoryError(L: LuaState): never {
+  ldo.luaD_throw(L, lua.LUA_ERRMEM);
+  throw new Error('luaD_throw returned');
+}
+
+function memoryExceeded(L: LuaState): boolean {
+  return limits.get(L.l_G)?.memoryExceeded === true;
+}
+
+/** The wrappers' re-raise: error(e, 0), except that a memory failure stays LUA_ERRMEM. */
+const rethrow = (L: LuaState): number => {
+  if (memoryExceeded(L)) raiseMemoryError(L);
+  lua.lua_settop(L, 1);
+  return lua.lua_error(L);
+};
+
+const limitHook = (L: LuaState): void => {
+  const lim = limits.get(L.l_G);
+  if (lim === undefined) return;
+  if (lim.memoryExceeded) raiseMemoryError(L);
+  const now = performance.now();
+  if (now - blockedMs > lim.deadline) raiseStop(L, new SandboxStop('cpu', 0));
+  if (lim.memoryLimit !== Infinity && now >= lim.nextMemoryCheck) {
+    lim.nextMemoryCheck = now + MEMORY_CHECK_MS;
+    // Cheap reading first; a collection confirms, so garbage never fails a request.
+    if (heapInUse() - lim.baseline > lim.memoryLimit && liveHeap() - lim.baseline > lim.memoryLimit) {
+      lim.memoryExceeded = true;
+      raiseMemoryError(L);
+    }
+    lim.nextMemoryCheck = performance.now() + MEMORY_CHECK_MS;
+  }
+};
+
+function limitsOf(L: LuaState): Limits {
+  let lim = limits.get(L.l_G);
+  if (lim === undefined) {
+    lim = { deadline: Infinity, memoryLimit: Infinity, baseline: 0, nextMemoryCheck: 0, memoryExceeded: false };
+    limits.set(L.l_G, lim);
+  }
+  return lim;
+}
+
+function applyHook(L: LuaState, lim: Limits): void {
+  if (lim.deadline === Infinity && lim.memoryLimit === Infinity) lua.lua_sethook(L, null, 0, 0);
+  else lua.lua_sethook(L, limitHook, lua.LUA_MASKCOUNT, HOOK_COUNT);
+}
+
+/**
+ * Stop the state's Lua code after `ms` milliseconds of running (count hook
+ * plus the stop sentinel, so `while true do pcall(f) end` ends too).
+ * Coroutines created afterwards inherit the hook. `ms` <= 0 or Infinity
+ * removes the limit. Also applies the thread's request memory limit, if one
+ * is set (useRequestMemoryLimit).
  *
- * The clock is wall time (performance.now): Node 20 has no per-thread CPU
- * clock and process.cpuUsage() sums every worker thread. A worker runs one
- * request at a time, so wall time over-counts only when the machine is
- * oversubscribed. Work inside one JS library call is not interrupted; the
- * worker's own wall-clock backstop covers that.
+ * The clock is wall time (performance.now) minus the time the thread spent
+ * blocked waiting for a slow client (excludeFromCpuTime): Node 20 has no
+ * per-thread CPU clock and process.cpuUsage() sums every worker thread. A
+ * worker runs one request at a time, so the clock over-counts only when the
+ * machine is oversubscribed. Work inside one JS library call is not
+ * interrupted; the worker's own wall-clock backstop covers that.
  */
 export function setCpuDeadline(L: LuaState, ms: number): void {
-  if (!(ms > 0) || ms === Infinity) {
-    deadlines.delete(L.l_G);
-    lua.lua_sethook(L, null, 0, 0);
-    return;
-  }
-  deadlines.set(L.l_G, performance.now() + ms);
-  lua.lua_sethook(L, cpuHook, lua.LUA_MASKCOUNT, HOOK_COUNT);
+  const lim = limitsOf(L);
+  lim.deadline = !(ms > 0) || ms === Infinity ? Infinity : requestClock() + ms;
+  if (requestMemoryLimit !== null && lim.memoryLimit === Infinity) setLimit(lim, requestMemoryLimit);
+  applyHook(L, lim);
+}
+
+function setLimit(lim: Limits, bytes: number): void {
+  lim.memoryLimit = bytes;
+  lim.baseline = heapInUse();
+  lim.nextMemoryCheck = 0;
+}
+
+/**
+ * LuaMemoryLimit for this state, measured from now: the growth of the
+ * thread's heap in use (V8 heap + external memory, after a full collection
+ * confirms it) since this call. Exceeding it raises a Lua memory error
+ * (LUA_ERRMEM, "not enough memory") that pcall, xpcall and coroutine.resume
+ * re-raise, and every later hook tick raises again. See docs/limits.md.
+ */
+export function setMemoryLimit(L: LuaState, bytes: number): void {
+  const lim = limitsOf(L);
+  setLimit(lim, bytes);
+  applyHook(L, lim);
+}
+
+/**
+ * The LuaMemoryLimit of the request this thread runs next (null after it):
+ * setCpuDeadline applies it to the request's state, so a pool worker sets it
+ * around runRequest. Meaningful only where one request runs per thread.
+ */
+export function useRequestMemoryLimit(bytes: number | null): void {
+  requestMemoryLimit = bytes;
+}
+
+/** The thread was blocked outside Lua for `ms` (backpressure): that time is not CPU time. */
+export function excludeFromCpuTime(ms: number): void {
+  if (ms > 0) blockedMs += ms;
 }

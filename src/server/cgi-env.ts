@@ -7,6 +7,13 @@
 
 import type { EnvOps } from '../scopes/types';
 
+/**
+ * Values are of two kinds. `headers`, `requestUri` and `query` are binary
+ * strings as Node's HTTP parser gives them (one char per byte). Everything
+ * else was decoded as text (the %-decoded path, file names, configuration
+ * values, the process environment) and is stored as its UTF-8 bytes, so a
+ * script sees the bytes Apache gave it (LuaJob.env).
+ */
 export interface CgiInput {
   readonly method: string;
   /** `HTTP/1.1` */
@@ -39,6 +46,12 @@ export interface CgiInput {
   readonly processEnv: Readonly<Record<string, string | undefined>>;
 }
 
+/** Text → its UTF-8 bytes as a binary string (the form of LuaJob.env values). */
+export function utf8Bytes(text: string): string {
+  // Pure ASCII is the common case and maps to itself.
+  return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}
+
 /** httpd's http2env: HTTP_ + upper case, `-` → `_`; any other character drops the header (2.4). */
 export function headerEnvName(name: string): string | null {
   if (!/^[A-Za-z0-9-]+$/.test(name)) return null;
@@ -67,11 +80,11 @@ const WITHHELD = new Set(['authorization', 'proxy-authorization', 'proxy']);
 export function buildCgiEnv(input: CgiInput): Record<string, string> {
   const env: Record<string, string> = Object.create(null);
   const ops = input.envOps;
-  for (const [k, v] of ops.set) env[k] = v;
+  for (const [k, v] of ops.set) env[k] = utf8Bytes(v);
   for (const k of ops.unset) delete env[k];
   for (const k of ops.pass) {
     const v = input.processEnv[k];
-    if (v !== undefined) env[k] = v;
+    if (v !== undefined) env[k] = utf8Bytes(v);
   }
 
   const cgi: Record<string, string> = Object.create(null);
@@ -85,21 +98,21 @@ export function buildCgiEnv(input: CgiInput): Record<string, string> {
     }
   }
   // An existing subprocess_env PATH (SetEnv PATH) wins over the server's.
-  cgi.PATH = env.PATH ?? input.processEnv.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  cgi.PATH = env.PATH ?? utf8Bytes(input.processEnv.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   const ldPath = input.processEnv.LD_LIBRARY_PATH;
-  if (ldPath !== undefined) cgi.LD_LIBRARY_PATH = ldPath;
-  cgi.SERVER_SIGNATURE = input.serverSignature;
-  cgi.SERVER_SOFTWARE = input.serverSoftware;
-  cgi.SERVER_NAME = input.serverName;
+  if (ldPath !== undefined) cgi.LD_LIBRARY_PATH = utf8Bytes(ldPath);
+  cgi.SERVER_SIGNATURE = utf8Bytes(input.serverSignature);
+  cgi.SERVER_SOFTWARE = utf8Bytes(input.serverSoftware);
+  cgi.SERVER_NAME = utf8Bytes(input.serverName);
   cgi.SERVER_ADDR = input.serverAddr;
   cgi.SERVER_PORT = input.serverPort;
   cgi.REMOTE_ADDR = input.remoteAddr;
-  cgi.DOCUMENT_ROOT = input.documentRoot;
+  cgi.DOCUMENT_ROOT = utf8Bytes(input.documentRoot);
   cgi.REQUEST_SCHEME = input.scheme;
-  cgi.CONTEXT_PREFIX = input.contextPrefix;
-  cgi.CONTEXT_DOCUMENT_ROOT = input.contextDocumentRoot;
-  cgi.SERVER_ADMIN = input.serverAdmin;
-  cgi.SCRIPT_FILENAME = input.filename;
+  cgi.CONTEXT_PREFIX = utf8Bytes(input.contextPrefix);
+  cgi.CONTEXT_DOCUMENT_ROOT = utf8Bytes(input.contextDocumentRoot);
+  cgi.SERVER_ADMIN = utf8Bytes(input.serverAdmin);
+  cgi.SCRIPT_FILENAME = utf8Bytes(input.filename);
   if (input.remotePort > 0) cgi.REMOTE_PORT = String(input.remotePort);
   // mod_ssl's fixup sets HTTPS=on; Apache terminated TLS, the trusted scheme header says so.
   if (input.scheme === 'https') cgi.HTTPS = 'on';
@@ -109,10 +122,10 @@ export function buildCgiEnv(input: CgiInput): Record<string, string> {
   cgi.REQUEST_METHOD = input.method;
   cgi.QUERY_STRING = input.query ?? '';
   cgi.REQUEST_URI = input.requestUri;
-  cgi.SCRIPT_NAME = input.scriptName;
+  cgi.SCRIPT_NAME = utf8Bytes(input.scriptName);
   if (input.pathInfo !== '') {
-    cgi.PATH_INFO = input.pathInfo;
-    cgi.PATH_TRANSLATED = input.pathTranslated;
+    cgi.PATH_INFO = utf8Bytes(input.pathInfo);
+    cgi.PATH_TRANSLATED = utf8Bytes(input.pathTranslated);
   }
   return Object.assign(env, cgi);
 }

@@ -31,6 +31,8 @@ export interface RequestContext {
   readonly snapshot: Snapshot;
   readonly pool: WorkerPool;
   readonly startedAt: number;
+  /** The client sent `Expect: 100-continue` and waits for `100 Continue` before its body. */
+  readonly expectsContinue: boolean;
   client?: ClientView;
   target?: RequestTarget;
   resolution?: Resolution;

@@ -61,14 +61,14 @@ export function createSidecar(input: SidecarOptions & { snapshot: Snapshot }): S
   let closing: Promise<void> | null = null;
   let onIdle: (() => void) | null = null;
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean) => {
     inFlight++;
     requests++;
     // Ids stay within Int32 range: the worker's abort flag is an Int32 slot.
     const id = nextId;
     nextId = nextId >= 0x7fffffff ? 1 : nextId + 1;
     const ctx: RequestContext = {
-      id, req, res, opts: options, snapshot, pool, startedAt: performance.now(), status: 0, bytesSent: 0,
+      id, req, res, opts: options, snapshot, pool, startedAt: performance.now(), expectsContinue, status: 0, bytesSent: 0,
     };
     // Once stopping, tell keep-alive clients (Apache) not to reuse this connection.
     if (closing) res.shouldKeepAlive = false;
@@ -90,7 +90,11 @@ export function createSidecar(input: SidecarOptions & { snapshot: Snapshot }): S
       if (inFlight === 0 && onIdle) onIdle();
     });
     void handleRequest(ctx);
-  });
+  };
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => onRequest(req, res, false));
+  // Node would answer `100 Continue` at once; like httpd, send it only when the body is
+  // read (bodyPass), so a 404, 403 or 413 goes out without inviting the body.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => onRequest(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug(`client error: ${err.code ?? ''} ${err.message}`);
     if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

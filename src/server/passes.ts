@@ -100,6 +100,8 @@ export const bodyPass: Pass = async (ctx) => {
     ctx.body = new Uint8Array(0);
     return undefined;
   }
+  // httpd's HTTP_IN filter sends `100 Continue` on the first read of the body, never before.
+  if (ctx.expectsContinue) ctx.res.writeContinue();
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;

@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toShape, isSidecarError, type ErrorShape } from '../errors';
 import { ChunkCache, DEFAULT_RUNTIME_OPTIONS, runRequest } from '../lua';
+import { excludeFromCpuTime, useRequestMemoryLimit } from '../lua/sandbox';
 import type { LogLevel, LuaJob, ResponseSink, RunResult, RuntimeOptions } from '../lua/types';
 import {
   FLOW_ABORTED, FLOW_OUTSTANDING, FLOW_WAITING,
@@ -83,13 +84,17 @@ class JobOutput implements ResponseSink {
 
   /** Backpressure: block until the main thread has written enough to the socket. */
   private waitForRoom(): void {
+    let since = 0;
     for (;;) {
       const outstanding = Atomics.load(flow, FLOW_OUTSTANDING);
       if (outstanding <= init.highWaterMarkBytes || this.aborted()) break;
+      if (since === 0) since = performance.now();
       Atomics.store(flow, FLOW_WAITING, 1);
       Atomics.wait(flow, FLOW_OUTSTANDING, outstanding, 1000);
     }
     Atomics.store(flow, FLOW_WAITING, 0);
+    // A slow client is not the script's CPU time: the runtime's deadline moves on by the wait.
+    if (since !== 0) excludeFromCpuTime(performance.now() - since);
   }
 }
 
@@ -106,6 +111,8 @@ function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
 function runJob(job: LuaJob): void {
   const out = new JobOutput(job.id);
   let result: RunResult;
+  // The runtime applies it to the request's state (the per-request LuaMemoryLimit, docs/limits.md).
+  useRequestMemoryLimit(job.memoryLimit);
   try {
     result = runRequest(job, out, runtime, cache);
   } catch (err) {
@@ -115,6 +122,8 @@ function runJob(job: LuaJob): void {
     const msg: FromWorker = { type: 'failed', id: job.id, error };
     port!.postMessage(msg);
     return;
+  } finally {
+    useRequestMemoryLimit(null);
   }
   out.flush(result);
 }

@@ -19,6 +19,8 @@ describe('e2e: responses through Apache → sidecar', function () {
       const res = await get(port(), '/hello.ws');
       assert.equal(res.status, 200);
       assert.equal(res.header('content-type'), 'text/html');
+      // A short, complete body goes out with Content-Length, not chunked.
+      assert.equal(res.header('content-length'), '93');
       // WSAPI turns an empty PATH_INFO into "/".
       assert.equal(res.body.toString(), '<html><body><p>Hello Wsapi!</p><p>PATH_INFO: /</p><p>SCRIPT_NAME: /hello.ws</p></body></html>');
     });

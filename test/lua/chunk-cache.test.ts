@@ -100,6 +100,44 @@ describe('ChunkCache', () => {
     assert.equal(cache.stats.hits, 1);
   });
 
+  describe('isolation between states sharing a compiled chunk', () => {
+    it('gives each state fresh upvalues and its own globals as _ENV', () => {
+      const cache = new ChunkCache();
+      fs.writeFileSync(path.join(dir, 'counter.lua'),
+        'local n = 0\nhits = (hits or 0) + 1\nreturn function() n = n + 1; return n, hits end\n');
+      const code = 'local f = dofile("counter.lua") f() f() print(f()) print(hits, dofile("counter.lua")())';
+      const first = run(cache, dir, code);
+      assert.equal(first.out, '3\t1\n1\t1\t2');
+      assert.equal(first.out, lua51(dir, code));
+      assert.equal(run(cache, dir, code).out, first.out);
+      assert.ok(cache.stats.hits >= 3);
+    });
+
+    it('an upvalue changed with debug.setupvalue or setfenv in one state is not seen by the next', () => {
+      const cache = new ChunkCache();
+      fs.writeFileSync(path.join(dir, 'env.lua'), 'return function() return x end');
+      const changed = run(cache, dir, 'local f = dofile("env.lua") setfenv(f, { x = "mine" }) '
+        + 'local g = loadfile("env.lua") debug.setupvalue(g, 1, { x = "other" }) print(f(), g()())');
+      assert.equal(changed.out, 'mine\tother');
+      assert.equal(run(cache, dir, 'x = "global" print(dofile("env.lua")(), loadfile("env.lua")()())').out, 'global\tglobal');
+    });
+
+    it('makes a new closure each time, as Lua 5.1 does, never one object across states', () => {
+      const cache = new ChunkCache();
+      fs.writeFileSync(path.join(dir, 'mk.lua'), 'return function() return function() end end');
+      const code = 'local mk = dofile("mk.lua") print(mk() == mk(), mk() == dofile("mk.lua")(), rawequal(mk, dofile("mk.lua")))';
+      assert.equal(run(cache, dir, code).out, lua51(dir, code));
+      const closureIn = (): unknown => {
+        const L = lauxlib.luaL_newstate();
+        assert.equal(cache.load(L, path.join(dir, 'mk.lua')), lua.LUA_OK);
+        lua.lua_call(L, 0, 1);
+        lua.lua_call(L, 0, 1);
+        return lua.lua_topointer(L, -1);
+      };
+      assert.notEqual(closureIn(), closureIn());
+    });
+  });
+
   it('loadfile and dofile resolve relative names against the state\'s own cwd', () => {
     const cache = new ChunkCache();
     for (const sub of ['one', 'two']) {

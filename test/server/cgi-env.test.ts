@@ -100,4 +100,54 @@ describe('server/cgi-env: the CGI environment mod_lwt gave (mod_lwt.md §7)', ()
     // An existing subprocess_env PATH is kept (ap_add_common_vars).
     assert.equal(env.PATH, '/opt/bin');
   });
+
+  describe('bytes: Lua sees what Apache gave (raw UTF-8), never text re-encoded', () => {
+    const bytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+
+    it('stores values decoded as text (path, file names, roots, SetEnv, PassEnv) as their UTF-8 bytes', () => {
+      const env = buildCgiEnv({
+        ...base,
+        scriptName: '/dé/app.ws',
+        pathInfo: '/a b/cé',
+        pathTranslated: '/var/wé/a b/cé',
+        filename: '/var/wé/dé/app.ws',
+        documentRoot: '/var/wé',
+        contextPrefix: '/dé',
+        contextDocumentRoot: '/srv/dé',
+        serverAdmin: 'wébmaster@localhost',
+        envOps: { set: [['GREETING', 'grüß']], unset: [], pass: ['FROM_PROCESS'] },
+        processEnv: { PATH: '/opt/bïn', FROM_PROCESS: 'naïve' },
+      });
+      assert.equal(env.SCRIPT_NAME, bytes('/dé/app.ws'));
+      assert.equal(env.PATH_INFO, bytes('/a b/cé'));
+      assert.equal(env.PATH_INFO, '/a b/c\xc3\xa9');
+      assert.equal(env.PATH_TRANSLATED, bytes('/var/wé/a b/cé'));
+      assert.equal(env.SCRIPT_FILENAME, bytes('/var/wé/dé/app.ws'));
+      assert.equal(env.DOCUMENT_ROOT, bytes('/var/wé'));
+      assert.equal(env.CONTEXT_PREFIX, bytes('/dé'));
+      assert.equal(env.CONTEXT_DOCUMENT_ROOT, bytes('/srv/dé'));
+      assert.equal(env.SERVER_ADMIN, bytes('wébmaster@localhost'));
+      assert.equal(env.GREETING, bytes('grüß'));
+      assert.equal(env.FROM_PROCESS, bytes('naïve'));
+      assert.equal(env.PATH, bytes('/opt/bïn'));
+    });
+
+    it('keeps header values, REQUEST_URI and QUERY_STRING as the bytes received (no second encoding)', () => {
+      const env = buildCgiEnv({
+        ...base,
+        requestUri: `/app.ws?q=${bytes('é')}`,
+        query: `q=${bytes('é')}`,
+        headers: [['X-UTF8', bytes('café')], ['Content-Type', bytes('text/plain; name=é')]],
+      });
+      assert.equal(env.HTTP_X_UTF8, 'caf\xc3\xa9');
+      assert.equal(env.CONTENT_TYPE, bytes('text/plain; name=é'));
+      assert.equal(env.REQUEST_URI, '/app.ws?q=\xc3\xa9');
+      assert.equal(env.QUERY_STRING, 'q=\xc3\xa9');
+    });
+
+    it('has every value in one-byte form', () => {
+      const env = buildCgiEnv({ ...base, pathInfo: '/€', pathTranslated: '/var/www/€', envOps: { set: [['X', '😀']], unset: [], pass: [] } });
+      for (const [k, v] of Object.entries(env)) assert.ok(/^[\x00-\xff]*$/.test(v), `${k} has a character above 0xff`);
+    });
+  });
 });

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { run as serveCommand } from '../../src/commands/serve';
 import { request, siteConfig } from './helpers';
 
 const BIN = path.resolve(__dirname, '../../../bin/lwt-sidecar');
@@ -73,6 +74,18 @@ describe('commands/serve: the lwt-sidecar serve process', function () {
     }
   });
 
+  it('survives a SIGHUP during start-up and reloads once it is ready', async () => {
+    // The signal lands right after the start-up line, while the watcher's first scan is still running.
+    const s = await serve(['--config', conf.file, '--listen', '127.0.0.1:0', '--workers', '1']);
+    child = s.child;
+    s.child.kill('SIGHUP');
+    for (let i = 0; i < 200 && !/generation 2 live/.test(s.output()); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(s.child.exitCode, null, s.output());
+    assert.equal(s.child.signalCode, null, s.output());
+    assert.match(s.output(), /reload \(SIGHUP\): generation 2 live/);
+    assert.equal((await request(s.port, '/app/hello.lua')).status, 200);
+  });
+
   it('names the option and the fix for a bad value', async () => {
     const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
       const c = spawn(process.execPath, [BIN, 'serve', '--config', conf.file, '--listen', 'nowhere'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -82,5 +95,23 @@ describe('commands/serve: the lwt-sidecar serve process', function () {
     });
     assert.equal(out.code, 1);
     assert.match(out.text, /--listen must be HOST:PORT/);
+  });
+
+  it('prints --help with every option description in one column, continuation lines included', async () => {
+    let text = '';
+    const io = { stdout: { write: (s: string | Uint8Array) => { text += String(s); return true; } }, stderr: { write: () => true } };
+    assert.equal(await serveCommand(['--help'], io as never), 0);
+    const lines = text.split('\n').filter((l) => l.startsWith('  '));
+    assert.ok(lines.length > 25, text);
+    const columns = new Set<number>();
+    for (const line of lines) {
+      // An option line: two spaces, the flag, two or more spaces, the text; a continuation: spaces, the text.
+      const option = /^ {2}\S.*? {2,}(?=\S)/.exec(line);
+      columns.add(line[2] !== ' ' ? (option ? option[0].length : -1) : line.search(/\S/));
+      assert.ok(line.length <= 100, `longer than 100 columns: ${line}`);
+    }
+    assert.deepEqual([...columns], [30], text);
+    assert.match(text, /^ {2}--request-line-header NAME {2}header a trusted peer/m);
+    assert.match(text, /^ {2}--config, -f FILE {11}the Apache configuration file/m);
   });
 });

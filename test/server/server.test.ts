@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import { request, startSidecar, SITE, type Running } from './helpers';
 
 function envOf(body: Buffer): Record<string, string> {
@@ -212,6 +213,45 @@ describe('server: the sidecar over HTTP with real Lua', function () {
     } finally {
       await small.sidecar.close();
     }
+  });
+});
+
+/** Send a request head with `Expect: 100-continue`, then `body` once `100 Continue` arrives; resolves with every byte received until the server closes (Connection: close). */
+function expectContinue(port: number, target: string, length: number, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      if (body !== undefined && got === 'HTTP/1.1 100 Continue\r\n\r\n') sock.write(body);
+    });
+    sock.on('close', () => resolve(got));
+    sock.on('error', reject);
+    sock.write(`POST ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+describe('server: Expect: 100-continue', function () {
+  this.timeout(30_000);
+  let run: Running;
+  before(async () => { run = await startSidecar({ maxBodyBytes: 10 }); });
+  after(async () => { await run.sidecar.close(); });
+
+  it('answers 413 to a Content-Length above maxBodyBytes without sending 100 Continue', async () => {
+    const got = await expectContinue(run.port, '/app/cookies.lua', 1_000_000);
+    assert.match(got, /^HTTP\/1\.1 413 Request Entity Too Large\r\n/);
+    assert.doesNotMatch(got, /100 Continue/);
+  });
+
+  it('sends no 100 Continue before a 404 for a missing script', async () => {
+    const got = await expectContinue(run.port, '/app/missing.lua', 5);
+    assert.match(got, /^HTTP\/1\.1 404 /);
+    assert.doesNotMatch(got, /100 Continue/);
+  });
+
+  it('invites a body within the limit with 100 Continue, then runs the script', async () => {
+    const got = await expectContinue(run.port, '/app/cookies.lua', 5, 'a=b&c');
+    assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
   });
 });
 
