@@ -66,6 +66,42 @@ export function pushProto(L: LuaState, p: Proto): void {
   L.stack[L.top - 1].setclLvalue(cl);
 }
 
+/**
+ * The raw entries of a table whose values are all numbers, strings, booleans
+ * or JS functions without upvalues (a standard library table): nothing in it
+ * belongs to a state, so it can fill a new table in any state.
+ */
+export type TableImage = ReadonlyArray<readonly [key: unknown, value: unknown]>;
+
+const IMAGE_VALUE_TYPES = new Set<number>([lua.LUA_TNUMBER, lua.LUA_TSTRING, lua.LUA_TBOOLEAN]);
+
+/** The image of the table at `idx`, in its iteration order, or null when a value is state-bound. */
+export function tableImage(L: LuaState, idx: number): TableImage | null {
+  const t = lua.lua_absindex(L, idx);
+  const entries: Array<readonly [unknown, unknown]> = [];
+  lua.lua_pushnil(L);
+  while (lua.lua_next(L, t) !== 0) {
+    const k = L.stack[L.top - 2];
+    const v = L.stack[L.top - 1];
+    // A light JS function (LUA_TLCF) has no upvalues: the same JS function serves every state.
+    if (lua.lua_type(L, -2) !== lua.LUA_TSTRING || !(IMAGE_VALUE_TYPES.has(lua.lua_type(L, -1)) || v.ttislcf())) {
+      lua.lua_pop(L, 2);
+      return null;
+    }
+    entries.push([new lobject.TValue(k.type, k.value), new lobject.TValue(v.type, v.value)]);
+    lua.lua_pop(L, 1);
+  }
+  return entries;
+}
+
+/** Push a new table holding `image`'s entries, in the same order. */
+export function pushTableImage(L: LuaState, image: TableImage): void {
+  const t = ltable.luaH_new(L);
+  for (const [k, v] of image) ltable.luaH_setfrom(L, t, k, v);
+  lua.lua_pushnil(L);
+  L.stack[L.top - 1].sethvalue(t);
+}
+
 /** Throws when node_modules/fengari was installed without the postinstall patch. */
 export function assertPatched(): void {
   const L = lauxlib.luaL_newstate();

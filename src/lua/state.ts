@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { lua, lauxlib, lualib, toLuaString } from './fengari';
+import { lua, lauxlib, lualib, toLuaString, pushTableImage, tableImage, type TableImage } from './fengari';
 import { openCompat } from './compat';
 import { installSandbox } from './sandbox';
 import { installCachedLoaders, type ChunkCache } from './chunk-cache';
@@ -141,9 +141,18 @@ export function mergeLuaPath(configured: string | null, dflt: string): string {
   return configured;
 }
 
+/** package.path/cpath bytes by value: a worker sees few distinct paths, and lua_pushstring copies them. */
+const pathBytes = new Map<string, Uint8Array>();
+
 function setPackageField(L: LuaState, field: string, value: string): void {
+  let bytes = pathBytes.get(value);
+  if (bytes === undefined) {
+    if (pathBytes.size >= 64) pathBytes.clear();
+    bytes = toLuaString(value);
+    pathBytes.set(value, bytes);
+  }
   lua.lua_getglobal(L, toLuaString('package', true));
-  lua.lua_pushstring(L, toLuaString(value));
+  lua.lua_pushstring(L, bytes);
   lua.lua_setfield(L, -2, toLuaString(field, true));
   lua.lua_pop(L, 1);
 }
@@ -224,11 +233,64 @@ const STANDARD_LIBS: ReadonlyArray<readonly [string, string]> = [
   ['math', 'luaopen_math'], ['utf8', 'luaopen_utf8'], ['debug', 'luaopen_debug'],
 ];
 const LIB_NAMES = new Map(STANDARD_LIBS.map(([name]) => [name, toLuaString(name, true)]));
+const LOADED = toLuaString('_LOADED', true);
+const INDEX = toLuaString('__index', true);
+
+/**
+ * Library tables that hold only JS functions without upvalues and constants
+ * (not _G or package, whose functions close over the state): opened once per
+ * worker in a template state, then copied into each new state, which is
+ * several times cheaper than luaL_newlib's per-function API calls. Each state
+ * still gets its own tables: a script that changes `string` changes only its own.
+ */
+let libImages: Map<string, TableImage | null> | null = null;
+
+function standardLibImages(): Map<string, TableImage | null> {
+  if (libImages !== null) return libImages;
+  libImages = new Map();
+  const T = lauxlib.luaL_newstate();
+  for (const [name, open] of STANDARD_LIBS) {
+    if (name === '_G' || name === 'package') continue;
+    lauxlib.luaL_requiref(T, LIB_NAMES.get(name), lualib[open], 1);
+    libImages.set(name, tableImage(T, -1));
+    lua.lua_pop(T, 1);
+  }
+  return libImages;
+}
+
+/** luaL_requiref's registration of the library on top of the stack: LOADED[name] and the global; pops it. */
+function registerLib(L: LuaState, name: Uint8Array): void {
+  lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, LOADED);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, name);
+  lua.lua_pop(L, 1);
+  lua.lua_setglobal(L, name);
+}
+
+/** lstrlib's createmetatable: strings index the string table on top of the stack. */
+function setStringMetatable(L: LuaState): void {
+  lua.lua_createtable(L, 0, 1);
+  lua.lua_pushstring(L, toLuaString('', true));
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setmetatable(L, -2);
+  lua.lua_pop(L, 1);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, INDEX);
+  lua.lua_pop(L, 1);
+}
 
 function openStandardLibs(L: LuaState): void {
+  const images = standardLibImages();
   for (const [name, open] of STANDARD_LIBS) {
-    lauxlib.luaL_requiref(L, LIB_NAMES.get(name), lualib[open], 1);
-    lua.lua_pop(L, 1);
+    const image = images.get(name);
+    if (image) {
+      pushTableImage(L, image);
+      if (name === 'string') setStringMetatable(L);
+      registerLib(L, LIB_NAMES.get(name)!);
+    } else {
+      lauxlib.luaL_requiref(L, LIB_NAMES.get(name), lualib[open], 1);
+      lua.lua_pop(L, 1);
+    }
   }
 }
 

@@ -165,14 +165,9 @@ class Parser {
 
   private element(): void {
     this.pos++;
-    let open = true;
-    let close = false;
-    if (this.at(0) === 0x2f) {
-      open = false;
-      close = true;
-      this.pos++;
-    }
-    this.pos += 2;
+    const open = this.at(0) !== 0x2f;
+    let close = !open;
+    this.pos += open ? 2 : 3;
     this.begin = this.pos;
     // The 2014 code did not stop at '/', so `<l:else/>` was "unknown element 'else/'"; §9 (and later upstream) accept it.
     while (!isSpace(this.at(0)) && this.at(0) !== 0x3e && this.at(0) !== 0x2f && this.at(0) !== 0) this.pos++;
@@ -370,11 +365,12 @@ const JS_ESCAPES: Record<string, string> = {
 
 /** lwt_util_escape_uri, ap_escape_html, lwt_util_escape_js (httpd.core's escapers, mod_lwt.md §5.1), in that order. */
 function escape(s: Uint8Array, flags: number): Uint8Array {
-  let text = bytesToBinary(s);
-  if ((flags & F_URI) !== 0) text = text.replace(/[^A-Za-z0-9\-._~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-  if ((flags & F_XML) !== 0) text = text.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!);
-  if ((flags & F_JS) !== 0) text = text.replace(/[\b\t\n\v\f\r"'\\]/g, (c) => JS_ESCAPES[c]!);
-  return binaryToBytes(text);
+  const text = bytesToBinary(s);
+  let out = text;
+  if ((flags & F_URI) !== 0) out = out.replace(/[^A-Za-z0-9\-._~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  if ((flags & F_XML) !== 0) out = out.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!);
+  if ((flags & F_JS) !== 0) out = out.replace(/[\b\t\n\v\f\r"'\\]/g, (c) => JS_ESCAPES[c]!);
+  return out === text ? s : binaryToBytes(out);
 }
 
 /** Output in order with Lua's own writes: what is pending goes out before every call into Lua. */
@@ -525,7 +521,7 @@ class Renderer {
 
   /**
    * lua_pcall under the error function. False only for a runtime error that
-   * `suppress` (the `e` flag) swallows, with nil left as its one result.
+   * `suppress` (the `e` flag) swallows; its error value is left on the stack.
    * The sandbox's stop sentinel (os.exit, CPU limit) is never swallowed.
    */
   private call(nargs: number, nret: number, suppress: boolean): boolean {

@@ -4,23 +4,24 @@
  * when all are busy (LWT_QUEUE_FULL beyond it); a worker that dies is
  * replaced and only its job fails.
  *
- * Limits, and how they are measured:
+ * Limits, and how they are measured (docs/limits.md):
  * - CPU: the runtime's count hook stops a script after cpuLimitMs
- *   (RuntimeOptions.cpuLimitMs). A script can defeat a hook (pcall in a loop,
- *   one long JS library call), so the pool keeps a wall-clock backstop: time
- *   the worker spends running a job, minus the time it is blocked waiting for
- *   a slow client (FLOW_WAITING), beyond cpuLimitMs + backstopGraceMs
- *   terminates the worker (the job fails with LWT_LUA_CPU).
- * - Memory: each worker's V8 heap is capped with
- *   resourceLimits.maxOldGenerationSizeMb = heapLimitMb, which the server
- *   sizes from the largest LuaMemoryLimit of the snapshot plus a base for the
- *   runtime itself (see src/server/options.ts). One job runs per worker, so the
- *   cap bounds one request; exceeding it kills only that worker
+ *   (RuntimeOptions.cpuLimitMs) of wall time minus the time the worker was
+ *   blocked waiting for a slow client. A script can defeat a hook (one long
+ *   JS library call), so the pool keeps a wall-clock backstop: time the
+ *   worker spends running a job, sampled every TICK_MS and not counted while
+ *   it is blocked waiting for the client (FLOW_WAITING), beyond
+ *   cpuLimitMs + backstopGraceMs terminates the worker (LWT_LUA_CPU).
+ * - Memory: LuaMemoryLimit is checked per request by the runtime's count
+ *   hook (src/lua/sandbox.ts): the growth of the worker isolate's heap in
+ *   use (V8 heap + external memory, which holds fengari's strings) since the
+ *   request started, confirmed after a full collection, fails the request
+ *   with mod_lwt's memory error and leaves the worker serving. The backstop
+ *   is the worker's V8 heap cap, resourceLimits.maxOldGenerationSizeMb =
+ *   heapLimitMb (the snapshot's largest LuaMemoryLimit plus a base, see
+ *   src/server/options.ts), for what the hook cannot see (one huge
+ *   allocation inside a library call): exceeding it kills only that worker
  *   (ERR_WORKER_OUT_OF_MEMORY → the job fails with LWT_LUA_MEMORY).
- *   This measures live JS heap (Lua tables, closures, small strings), not
- *   mod_lwt's cumulative allocation count (mod_lwt.md §3.1): garbage does not
- *   count, and large Lua strings live in ArrayBuffer backing stores outside
- *   the old generation, so they are bounded only by the CPU limit.
  */
 
 import * as os from 'node:os';

@@ -10,25 +10,30 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lua, lauxlib, lualib, toLuaString, toJsString } from '../../src/lua/fengari';
 import { openCompat } from '../../src/lua/compat';
-import { installSandbox, sandboxStop, setCpuDeadline, type SandboxStop } from '../../src/lua/sandbox';
+import { excludeFromCpuTime, installSandbox, sandboxStop, setCpuDeadline, setMemoryLimit, type SandboxStop } from '../../src/lua/sandbox';
 import type { LogLevel } from '../../src/lua/types';
 
-interface Outcome { logs: Array<[LogLevel, string]>; stop: SandboxStop | null; error: string | null }
+interface Outcome { logs: Array<[LogLevel, string]>; stop: SandboxStop | null; error: string | null; status: number }
 
 const C_DIR = '/usr/lib/x86_64-linux-gnu/lua/5.1';
 
-function run(code: string, opts: { env?: Record<string, string>; cpuMs?: number; cwd?: string } = {}): Outcome {
+function run(code: string, opts: { env?: Record<string, string>; cpuMs?: number; memoryBytes?: number; cwd?: string; globals?: Record<string, (L: unknown) => number> } = {}): Outcome {
   const logs: Array<[LogLevel, string]> = [];
   const L = lauxlib.luaL_newstate();
   lualib.luaL_openlibs(L);
   openCompat(L);
   installSandbox(L, { cwd: opts.cwd ?? '/tmp', log: (level, m) => logs.push([level, m]) }, opts.env ?? {});
+  for (const [name, f] of Object.entries(opts.globals ?? {})) {
+    lua.lua_pushcfunction(L, f);
+    lua.lua_setglobal(L, toLuaString(name));
+  }
   if (opts.cpuMs !== undefined) setCpuDeadline(L, opts.cpuMs);
+  if (opts.memoryBytes !== undefined) setMemoryLimit(L, opts.memoryBytes);
   let st = lauxlib.luaL_loadstring(L, toLuaString(code));
   if (st === lua.LUA_OK) st = lua.lua_pcall(L, 0, 0, 0);
-  if (st === lua.LUA_OK) return { logs, stop: null, error: null };
+  if (st === lua.LUA_OK) return { logs, stop: null, error: null, status: st };
   const stop = sandboxStop(L, -1);
-  return { logs, stop, error: stop ? null : toJsString(lauxlib.luaL_tolstring(L, -1)) };
+  return { logs, stop, error: stop ? null : toJsString(lauxlib.luaL_tolstring(L, -1)), status: st };
 }
 
 const printed = (o: Outcome): string[] => o.logs.filter(([l]) => l === 'debug').map(([, m]) => m);
@@ -154,10 +159,56 @@ describe('sandbox', () => {
       assert.equal(run('xpcall(error, function() while true do end end)', { cpuMs: 30 }).stop?.kind, 'cpu');
     });
 
+    it('does not count time the thread was blocked outside Lua (a slow client)', () => {
+      // What the pool worker does while it waits for the socket to drain.
+      const block = (): number => {
+        const until = performance.now() + 200;
+        while (performance.now() < until) { /* blocked */ }
+        excludeFromCpuTime(200);
+        return 0;
+      };
+      const o = run('for i = 1, 3 do block() local s = 0 for j = 1, 50000 do s = s + j end end print("done")', { cpuMs: 150, globals: { block } });
+      assert.equal(o.stop, null);
+      assert.deepEqual(printed(o), ['done']);
+    });
+
     it('lets a script that finishes in time run normally', () => {
       const o = run('local s = 0 for i = 1, 1000 do s = s + i end print(s)', { cpuMs: 10000 });
       assert.deepEqual(printed(o), ['500500']);
       assert.equal(o.stop, null);
+    });
+  });
+
+  describe('memory limit (live heap growth of the thread, docs/limits.md)', () => {
+    const KEEP = 'local t = {} for i = 1, 1e6 do t[i] = string.rep("x", 1000) .. i end';
+
+    it('fails a script that keeps large strings past the limit with a Lua memory error', () => {
+      const o = run(KEEP, { memoryBytes: 16 * 1024 * 1024 });
+      assert.equal(o.status, lua.LUA_ERRMEM);
+      assert.equal(o.error, 'not enough memory');
+    });
+
+    it('counts tables and small strings too', () => {
+      const o = run('local t = {} for i = 1, 1e7 do t[i] = { i, "k" .. i } end', { memoryBytes: 16 * 1024 * 1024 });
+      assert.equal(o.status, lua.LUA_ERRMEM);
+    });
+
+    it('cannot be caught by pcall, xpcall or coroutine.resume', () => {
+      for (const code of [
+        `print(pcall(function() ${KEEP} end)) while true do end`,
+        `print(xpcall(function() ${KEEP} end, function(e) return "handled" end))`,
+        `print(coroutine.resume(coroutine.create(function() ${KEEP} end)))`,
+      ]) {
+        const o = run(code, { memoryBytes: 16 * 1024 * 1024, cpuMs: 20_000 });
+        assert.equal(o.status, lua.LUA_ERRMEM, code);
+        assert.deepEqual(printed(o), [], code);
+      }
+    });
+
+    it('does not count garbage: a script that churns through temporary strings finishes', () => {
+      const o = run('local s for i = 1, 3e4 do s = string.rep("x", 1000) .. i end print(#s)', { memoryBytes: 4 * 1024 * 1024 });
+      assert.equal(o.error, null);
+      assert.deepEqual(printed(o), ['1005']);
     });
   });
 });

@@ -12,6 +12,8 @@ import { lua, lauxlib, toLuaString, bytesToBinary } from '../../src/lua/fengari'
 import { newRequestState, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
 import { pushRequest } from '../../src/lua/httpd-core';
 import { templateCacheStats } from '../../src/lua/template';
+import { sandboxStop } from '../../src/lua/sandbox';
+import * as fc from 'fast-check';
 import { jobFor, runSidecar } from '../helpers/oracle';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'lua', 'templates');
@@ -24,6 +26,8 @@ interface Outcome {
   error: string;
   /** What reached httpd.output. */
   out: string;
+  /** The error was the sandbox's stop sentinel (os.exit, CPU limit). */
+  stop: boolean;
 }
 
 /**
@@ -41,12 +45,13 @@ function run(cwd: string, code: string, register = true): Outcome {
   lua.lua_pushstring(L, toLuaString('httpd'));
   lua.lua_call(L, 1, 1);
   const ok = lua.lua_pcall(L, 2, lua.LUA_MULTRET, 0) === lua.LUA_OK;
+  const stop = !ok && sandboxStop(L, -1) !== null;
   const values: string[] = [];
   for (let i = 1; i <= lua.lua_gettop(L); i++) {
     values.push(bytesToBinary(lauxlib.luaL_tolstring(L, i)));
     lua.lua_pop(L, 1);
   }
-  return { ok, values, error: ok ? '' : values[0]!, out: Buffer.concat(out).toString('latin1') };
+  return { ok, values, error: ok ? '' : values[0]!, out: Buffer.concat(out).toString('latin1'), stop };
 }
 
 let dir = '';
@@ -97,7 +102,7 @@ describe('httpd.write_template', () => {
       ['braces nest', '${ ({ k = { 7 } }).k[1] } ${ #{ 1, 2, 3 } }', '7 3'],
       ['braces inside "…" and \'…\' strings are ignored', `\${"}{" .. '}'}`, '}{}'],
       ['an escaped quote does not end the string', '${"a\\"}" .. \'b\\\'}\'}', 'a&quot;}b\'}'],
-      ['the four entities are decoded inside ${…}', '$[]{1 &lt; 2 and "&quot;&amp;&gt;" or "no"} ${"&apos;"}', '"&> &amp;apos;'],
+      ['the four entities are decoded inside ${…}', `$[]{1 &lt; 2 and '&quot;&amp;&gt;' or 'no'} \${"&apos;"}`, '"&> &amp;apos;'],
       ['$[flags]{expr} replaces the current flags', '$[u]{"a b<"} $[]{"<"} ${"<"}', 'a%20b%3C < &lt;'],
       ['an expression is `return <expr>`: multiple values print the first', '${1, 2}', '1'],
     ];
@@ -148,6 +153,11 @@ describe('httpd.write_template', () => {
     it('e renders a runtime error in a substitution as empty and goes on', () => {
       assert.equal(render('a${nope.x}b${error("boom")}c', 'pe'), 'abc');
       assert.equal(render('a$[e]{nope.x}b'), 'ab');
+    });
+
+    it('e never swallows the end of the request (os.exit in a substitution)', () => {
+      const r = run(dir, `httpd.write_template("${file('a$[e]{os.exit(3)}b')}")`);
+      assert.deepEqual([r.stop, r.out], [true, 'a']);
     });
 
     it('e does not cover conditions, loops or sets', () => {
@@ -212,7 +222,7 @@ describe('httpd.write_template', () => {
     });
 
     it('include takes a Lua expression for the file name, relative to the state\'s cwd', () => {
-      assert.equal(render('<${"x"}><l:include filename="\'outer.html\'"/>', null, 'prefix = ""; v = "<v>"'), '&lt;x&gt;outer(inner &lt;v&gt;)');
+      assert.equal(render('<${"x"}><l:include filename="\'outer.html\'"/>', null, 'prefix = ""; v = "<v>"'), '<x>outer(inner &lt;v&gt;)');
     });
 
     it('include flags default to px and are not inherited', () => {
@@ -230,7 +240,7 @@ describe('httpd.write_template', () => {
     });
 
     it('nesting is limited to depth 8 (the top template and 7 includes)', () => {
-      assert.equal(render('<l:include filename="\'self.html\'"/>', null, 'level = 1; limit = 8'), '[2][3][4][5][6][7][8]\n\n');
+      assert.equal(render('<l:include filename="\'self.html\'"/>', null, 'level = 1; limit = 8'), '[2][3][4][5][6][7][8]');
       assert.equal(failure('<l:include filename="\'self.html\'"/>', null, 'level = 1; limit = 9'),
         'Error rendering template: template depth exceeds 8');
       const r = run(dir, 'level = 0; limit = 100; return httpd.write_template("self.html")');
@@ -240,6 +250,15 @@ describe('httpd.write_template', () => {
   });
 
   describe('§9 errors', () => {
+    it('any text either renders or fails with one of the two messages (fuzz)', () => {
+      const piece = fc.constantFrom('$', '{', '}', '[', ']', '<', '>', '<l:', '</l:', '/', '"', "'", '\\', '&quot;', ' ', '\n', '\r',
+        'a', '1', 'if', 'for', 'set', 'else', 'cond=', 'names=', 'in=', 'x', '=', 'p', 'nil', '..');
+      fc.assert(fc.property(fc.array(piece, { maxLength: 24 }), fc.constantFrom(null, '', 'p', 'pxujne'), (parts, flags) => {
+        const r = run(dir, `return httpd.write_template("${file(parts.join(''))}", ${flags === null ? 'nil' : `"${flags}"`}, true)`);
+        assert.ok(r.ok || /^Error (parsing|rendering) template: /.test(r.error), r.error);
+      }), { numRuns: 150 });
+    });
+
     const parseErrors: Array<[string, string, string]> = [
       ['unknown element', 'a\n<l:x/>', "line 2: unknown element 'x'"],
       ['missing cond', '\n\n<l:if>', "line 3: missing attribute 'cond'"],
@@ -258,7 +277,8 @@ describe('httpd.write_template', () => {
       ['unclosed flags', '$[px', "line 1: ']' expected"],
       ['flags without an expression', '\n$[x]y', "line 2: '{' expected"],
       ['open elements at the end', '<l:if cond="1"><l:for names="a" in="pairs({})">\n', 'line 2: 2 open elements at end of template'],
-      ['no closing >', '<l:if cond="1" x', "line 1: '=' expected following 'x'"],
+      ['attribute without a value', '<l:if cond="1" x', "line 1: '=' expected following 'x'"],
+      ['no > after /', '<l:if cond="1" / >', "line 1: '>' expected following 'if'"],
       ['attribute without a name', '<l:if ="1">', "line 1: attribute expected following 'if'"],
     ];
     for (const [name, text, want] of parseErrors) {
@@ -275,8 +295,10 @@ describe('httpd.write_template', () => {
         new RegExp(`^Error parsing template: ${f}, line 2: \\[string "x =="\\]:1: .+`));
     });
 
-    it('parse: a missing file', () => {
+    it('parse: a missing file, a directory', () => {
       assert.equal(run(dir, 'httpd.write_template("nope.html")').error, "Error parsing template: file 'nope.html' does not exist");
+      fs.mkdirSync(path.join(dir, 'adir'), { recursive: true });
+      assert.equal(run(dir, 'httpd.write_template("adir")').error, "Error parsing template: file 'adir' cannot be read");
     });
 
     it('render: runtime errors in expressions are "Lua runtime error: <msg>"', () => {
@@ -308,10 +330,11 @@ describe('httpd.write_template', () => {
 
     it('any other value is the output file handle', () => {
       const r = run(dir, `
+        x = 3
         local f = io.open("out.txt", "w")
         httpd.write_template("${file('x=${x}')}", nil, f)
         f:close()
-        return io.open("out.txt"):read("*a")`.replace('${x}', '${2 + 1}'));
+        return io.open("out.txt"):read("*a")`);
       assert.deepEqual(r.values, ['x=3']);
       assert.match(run(dir, `httpd.write_template("${file('x')}", nil, "nope")`).error, /bad argument #3 .*FILE\* expected/);
     });
@@ -324,7 +347,9 @@ describe('httpd.write_template', () => {
     it('a render error leaves what was written to httpd.output, and nothing when returning a string', () => {
       const f = file('before${error("stop", 0)}after');
       const direct = run(dir, `httpd.write_template("${f}")`);
-      assert.deepEqual([direct.error, direct.out], ['Error rendering template: Lua runtime error: stop', 'before']);
+      // mod_lwt's error function (lwt_util_traceback) appends a traceback to the message.
+      assert.ok(direct.error.startsWith('Error rendering template: Lua runtime error: stop\nstack traceback:\n'), direct.error);
+      assert.equal(direct.out, 'before');
       const mem = run(dir, `return httpd.write_template("${f}", nil, true)`);
       assert.deepEqual([mem.ok, mem.out], [false, '']);
     });

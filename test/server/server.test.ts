@@ -285,6 +285,21 @@ describe('server: limits seen from HTTP', function () {
     }
   });
 
+  it('fails a script past its LuaMemoryLimit (16M in httpd.conf) alone with mod_lwt\'s memory error, then serves the next', async () => {
+    const s = await startSidecar({ workers: 1 });
+    try {
+      const r = await request(s.port, '/app/strings.lua');
+      assert.equal(r.status, 500);
+      assert.match(r.body.toString(), /<title>500 Internal Server Error<\/title>/);
+      const line = s.logs.find((l) => l.includes('strings.lua')) ?? '';
+      assert.ok(line.includes(`[error] [client 127.0.0.1] Lua memory allocation error running '${SITE}/app/strings.lua': not enough memory`), s.logs.join(''));
+      assert.equal((await request(s.port, '/app/hello.lua')).status, 200);
+      assert.equal(s.sidecar.stats().workers.workers, 1);
+    } finally {
+      await s.sidecar.close();
+    }
+  });
+
   it('close() lets an in-flight request finish and returns one promise', async () => {
     const s = await startSidecar({ workers: 1 });
     const slow = request(s.port, '/app/slow.lua');

@@ -8,7 +8,7 @@ import { DEFAULT_POOL_OPTIONS, WorkerPool, type OutputMessage, type PoolOptions 
 const APP = path.resolve(__dirname, '../../../test/server/fixtures/site/app');
 
 let nextId = 1;
-function job(script: string): LuaJob {
+function job(script: string, memoryLimit = 64 * 1024 * 1024): LuaJob {
   const filename = path.join(APP, script);
   return {
     id: nextId++,
@@ -19,7 +19,7 @@ function job(script: string): LuaJob {
     },
     luaPath: null,
     luaCPath: null,
-    memoryLimit: 64 * 1024 * 1024,
+    memoryLimit,
     request: {
       uri: `/app/${script}`, protocol: 'HTTP/1.1', hostname: 'localhost', path: `/app/${script}`, pathInfo: '',
       args: null, method: 'GET', filename, localIp: '127.0.0.1', remoteIp: '127.0.0.1', headersIn: [],
@@ -32,6 +32,7 @@ interface Outcome {
   status?: number;
   body: Buffer;
   ok?: boolean;
+  /** The failure: the worker's (failed) or the runtime's (done with ok false). */
   error?: ErrorShape;
   logs: string[];
 }
@@ -48,6 +49,7 @@ function runToEnd(pool: WorkerPool, j: LuaJob): Promise<Outcome> {
         for (const [, m] of msg.logs) out.logs.push(m);
         if (msg.done) {
           out.ok = msg.done.ok;
+          if (msg.done.error) out.error = msg.done.error;
           out.body = Buffer.concat(chunks);
           resolve(out);
         } else handle.ack(msg.bytes);
@@ -122,6 +124,22 @@ describe('workers/pool: Lua in worker threads', function () {
     assert.equal(pool.stats().workers, 2);
   });
 
+  it('fails a request that keeps large strings past its LuaMemoryLimit, alone, and the same worker serves the next', async () => {
+    // A heap cap far above the limit and a long CPU limit: only the per-request check can stop it.
+    pool = makePool({ workers: 1, heapLimitMb: 1024, runtime: { cpuLimitMs: 15_000 } });
+    const threadId = () => [...(pool as unknown as { slots: Set<{ worker: Worker }> }).slots][0]!.worker.threadId;
+    const before = threadId();
+    const r = await runToEnd(pool, job('strings.lua', 16 * 1024 * 1024));
+    assert.equal(r.ok, false);
+    assert.equal(r.error?.code, 'LWT_LUA_MEMORY', JSON.stringify(r.error));
+    assert.equal(r.error?.message, `Lua memory allocation error running '${path.join(APP, 'strings.lua')}': not enough memory`);
+    assert.ok(r.logs.includes(r.error!.message), r.logs.join('\n'));
+    const next = await runToEnd(pool, job('hello.lua', 16 * 1024 * 1024));
+    assert.equal(next.status, 200);
+    assert.equal(next.ok, true);
+    assert.equal(threadId(), before);
+  });
+
   it('replaces a worker that is killed, failing only its request', async () => {
     pool = makePool({ workers: 1 });
     const running = runToEnd(pool, job('slow.lua'));
@@ -173,6 +191,32 @@ describe('workers/pool: Lua in worker threads', function () {
     const body = Buffer.concat(received);
     assert.equal(body.length, 1024 * 1024);
     for (let i = 1; i <= 64; i++) assert.equal(body[(i - 1) * 16384], 65 + (i % 26));
+  });
+
+  it('does not count time blocked on a slow client against the CPU limit (runtime deadline and backstop)', async () => {
+    pool = makePool({ workers: 1, runtime: { cpuLimitMs: 300 }, backstopGraceMs: 200 });
+    const received: Buffer[] = [];
+    const unacked: number[] = [];
+    let outcome: { ok: boolean; error?: ErrorShape } | null = null;
+    const handle = pool.run(job('bulk.lua'), {
+      output(msg) {
+        for (const c of msg.chunks) received.push(Buffer.from(c));
+        if (msg.done) outcome = { ok: msg.done.ok, ...(msg.done.error ? { error: msg.done.error } : {}) };
+        else unacked.push(msg.bytes);
+      },
+      failed(error) { outcome = { ok: false, error }; },
+    });
+    // The client takes three times the CPU limit plus grace to drain the first batches.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(outcome, null);
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        while (unacked.length) handle.ack(unacked.shift()!);
+        if (outcome) { clearInterval(tick); resolve(); }
+      }, 5);
+    });
+    assert.deepEqual(outcome, { ok: true });
+    assert.equal(Buffer.concat(received).length, 1024 * 1024);
   });
 
   it('restarts idle workers with a new heap cap when the largest LuaMemoryLimit changes', async () => {
