@@ -4,7 +4,8 @@
  * the escapers, deferred functions, logging, stat and time.
  */
 
-import { lua, lauxlib, toLuaString, toJsString } from './fengari';
+import { lua, lauxlib, toLuaString, toJsString, bytesToBinary, binaryToBytes } from './fengari';
+import { escapeJs, escapeUri, escapeXml } from './escape';
 import type { LogLevel } from './types';
 import type { AprTable, RequestRecord } from './state';
 import { writeTemplate } from './template';
@@ -20,10 +21,6 @@ let serial = 0;
 function fakePointer(): string {
   serial = (serial + 0x28) % 0x7fffffff;
   return `0x${(0x55d0c0de0000 + serial).toString(16)}`;
-}
-
-function pushBytes(L: LuaState, bytes: number[]): void {
-  lua.lua_pushstring(L, Uint8Array.from(bytes));
 }
 
 /** C strings: the escapers stop at the first NUL, as mod_lwt's did. */
@@ -166,34 +163,10 @@ export function pushRequest(L: LuaState, rec: RequestRecord): void {
   rec.registered = true;
 }
 
-const URI_SAFE = /[A-Za-z0-9\-._~]/;
-const HEX = '0123456789ABCDEF';
-
-function escapeUri(L: LuaState): number {
-  const out: number[] = [];
-  for (const b of cString(L, 1)) {
-    if (b < 0x80 && URI_SAFE.test(String.fromCharCode(b))) out.push(b);
-    else out.push(0x25, HEX.charCodeAt(b >> 4), HEX.charCodeAt(b & 15));
-  }
-  pushBytes(L, out);
-  return 1;
-}
-
-const XML_ESCAPES: Record<number, string> = { 0x26: '&amp;', 0x3c: '&lt;', 0x3e: '&gt;', 0x22: '&quot;' };
-const JS_ESCAPES: Record<number, string> = {
-  0x08: '\\b', 0x09: '\\t', 0x0a: '\\n', 0x0b: '\\v', 0x0c: '\\f', 0x0d: '\\r',
-  0x22: '\\"', 0x27: "\\'", 0x5c: '\\\\',
-};
-
-function escaper(table: Record<number, string>): JsFn {
+/** An escaper over httpd.core's C-string argument (cut at the first NUL). */
+function escaper(fn: (s: string) => string): JsFn {
   return (L) => {
-    const out: number[] = [];
-    for (const b of cString(L, 1)) {
-      const rep = table[b];
-      if (rep === undefined) out.push(b);
-      else for (let i = 0; i < rep.length; i++) out.push(rep.charCodeAt(i));
-    }
-    pushBytes(L, out);
+    lua.lua_pushstring(L, binaryToBytes(fn(bytesToBinary(cString(L, 1)))));
     return 1;
   };
 }
@@ -256,9 +229,9 @@ export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: { input:
       (lua.lua_toboolean(L, 3) ? rec.errHeadersOut : rec.headersOut).add(name, value);
       return 0;
     },
-    escape_uri: escapeUri,
-    escape_xml: escaper(XML_ESCAPES),
-    escape_js: escaper(JS_ESCAPES),
+    escape_uri: escaper(escapeUri),
+    escape_xml: escaper(escapeXml),
+    escape_js: escaper(escapeJs),
     defer: (L) => {
       lauxlib.luaL_checktype(L, 1, lua.LUA_TFUNCTION);
       const onError = lua.lua_toboolean(L, 2);

@@ -14,6 +14,7 @@ import { checkFile, getState } from './iofile';
 import { statePath } from './luafile';
 import { sandboxStop } from './sandbox';
 import type { StateContext } from './context';
+import { escapeJs, escapeUri, escapeXml } from './escape';
 
 /** mod_lwt's flag bits (template.c): letters p x u j n e; others are ignored. */
 export const F_PARSE = 1;
@@ -358,18 +359,13 @@ export function loadTemplate(L: LuaState, ctx: StateContext, name: Uint8Array, f
 
 // ---- rendering ----------------------------------------------------------
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
-const JS_ESCAPES: Record<string, string> = {
-  '\b': '\\b', '\t': '\\t', '\n': '\\n', '\v': '\\v', '\f': '\\f', '\r': '\\r', '"': '\\"', "'": "\\'", '\\': '\\\\',
-};
-
 /** lwt_util_escape_uri, ap_escape_html, lwt_util_escape_js (httpd.core's escapers, mod_lwt.md §5.1), in that order. */
 function escape(s: Uint8Array, flags: number): Uint8Array {
   const text = bytesToBinary(s);
   let out = text;
-  if ((flags & F_URI) !== 0) out = out.replace(/[^A-Za-z0-9\-._~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
-  if ((flags & F_XML) !== 0) out = out.replace(/[&<>"]/g, (c) => XML_ESCAPES[c]!);
-  if ((flags & F_JS) !== 0) out = out.replace(/[\b\t\n\v\f\r"'\\]/g, (c) => JS_ESCAPES[c]!);
+  if ((flags & F_URI) !== 0) out = escapeUri(out);
+  if ((flags & F_XML) !== 0) out = escapeXml(out);
+  if ((flags & F_JS) !== 0) out = escapeJs(out);
   return out === text ? s : binaryToBytes(out);
 }
 
