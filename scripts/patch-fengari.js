@@ -356,6 +356,28 @@ const EDITS = [
     `                }\n`],
 ];
 
+/*
+ * Stack slots above the top are cleared by assigning undefined instead of
+ * `delete`: reads see undefined either way (nothing in fengari tests slot
+ * presence), but V8 turns an array that has elements deleted into a slow one,
+ * and the Lua stack is the VM's hottest array (about a quarter of a cached
+ * request). Every occurrence is replaced; the count per file guards against
+ * another fengari version.
+ */
+const STACK_CLEAR = {
+  pattern: /delete (L|from)\.stack\[([^\]]+)\];/g,
+  replacement: '$1.stack[$2] = undefined;',
+  marker: `${MARK} /* stack slots are cleared by assignment, not delete (docs/fengari-patch.md) */`,
+  counts: { 'lapi.js': 18, 'ldebug.js': 1, 'ldo.js': 5, 'lparser.js': 1, 'ltm.js': 1, 'lvm.js': 3 },
+};
+
+function applyStackClear(text, file) {
+  if (text.includes(STACK_CLEAR.marker)) return text;
+  const found = (text.match(STACK_CLEAR.pattern) ?? []).length;
+  if (found !== STACK_CLEAR.counts[file]) fail(`${file}: ${found} stack deletes found, expected ${STACK_CLEAR.counts[file]}`);
+  return `${text.replace(STACK_CLEAR.pattern, STACK_CLEAR.replacement)}\n${STACK_CLEAR.marker}\n`;
+}
+
 function fail(msg) {
   process.stderr.write(`patch-fengari: ${msg}\n`);
   process.exit(1);
@@ -395,10 +417,14 @@ function main() {
     const text = texts.get(file) ?? fs.readFileSync(path.join(src, file), 'utf8');
     texts.set(file, applyEdit(text, file, anchor, replacement));
   }
+  for (const file of Object.keys(STACK_CLEAR.counts)) {
+    const text = texts.get(file) ?? fs.readFileSync(path.join(src, file), 'utf8');
+    texts.set(file, applyStackClear(text, file));
+  }
   const helper = `'use strict';\n${MARK} /* written by scripts/patch-fengari.js; see docs/fengari-patch.md */\n(${cformatModule.toString()})(module);\n`;
   fs.writeFileSync(path.join(src, 'lwt-cformat.js'), helper);
   for (const [file, text] of texts) fs.writeFileSync(path.join(src, file), text);
-  process.stdout.write(`patch-fengari: fengari ${version} patched (${EDITS.length} edits)\n`);
+  process.stdout.write(`patch-fengari: fengari ${version} patched (${EDITS.length} edits, stack clearing in ${Object.keys(STACK_CLEAR.counts).length} files)\n`);
 }
 
 if (require.main === module) main();

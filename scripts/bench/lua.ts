@@ -2,7 +2,7 @@
  * Benchmark (not a test): the per-request cost of the seed example through
  * the full WSAPI path, single thread, measured three ways in one run:
  *   1. the sidecar with chunkCache off: every chunk compiled from source
- *      (through a fresh ChunkCache, so each miss also pays for its lua_dump);
+ *      (through a fresh ChunkCache per request);
  *   2. the sidecar with one shared ChunkCache (what a worker does);
  *   3. C lua5.1 doing what mod_lwt does per request: a new state with the
  *      standard libraries (rings.new(), which calls lua_newstate+luaL_openlibs),

@@ -7,6 +7,7 @@
  * upvalue names survive (module() and setfenv find `_ENV` by name). Keyed by
  * file identity (dev+ino) and the chunk name compiled into them, valid while
  * mtime, ctime and size match, so an edited file is recompiled on its next load.
+ * Least recently used chunks go first beyond maxEntries or the heap budget.
  *
  * installCachedLoaders routes `require`'s Lua searcher, `loadfile` and `dofile`
  * through the cache, resolving relative names against the state's own working
@@ -22,18 +23,32 @@ interface Entry {
   readonly ctimeMs: number;
   readonly size: number;
   readonly proto: Proto;
+  /** Estimated heap held by the prototype (HEAP_PER_SOURCE_BYTE × source size). */
+  readonly weight: number;
 }
 
 export interface ChunkCacheOptions {
-  /** Most images kept; the least recently used goes first. */
+  /** Most chunks kept; the least recently used goes first. */
   readonly maxEntries?: number;
+  /** Estimated heap the kept prototypes may hold (default 32 MiB): the cache lives inside a worker's capped heap. */
+  readonly maxBytes?: number;
 }
 
 export interface ChunkCacheStats {
   hits: number;
   misses: number;
   entries: number;
+  /** Estimated heap held by the kept prototypes. */
+  bytes: number;
 }
+
+/**
+ * fengari's prototypes (instruction objects, constant TValues) take about 22
+ * heap bytes per byte of source (measured on WSAPI 1.6.1 and Debian's
+ * /usr/share/lua/5.1): a binary image would be ~1.5, but undumping it cost a
+ * third of each request.
+ */
+const HEAP_PER_SOURCE_BYTE = 24;
 
 /** strerror() texts for the errors a loader meets, as C Lua printed them. */
 const STRERROR: Record<string, string> = {
@@ -65,10 +80,12 @@ function sourceText(bytes: Uint8Array): Uint8Array {
 export class ChunkCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
-  readonly stats: ChunkCacheStats = { hits: 0, misses: 0, entries: 0 };
+  private readonly maxBytes: number;
+  readonly stats: ChunkCacheStats = { hits: 0, misses: 0, entries: 0, bytes: 0 };
 
   constructor(options: ChunkCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 2000;
+    this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
   }
 
   /**
@@ -105,9 +122,14 @@ export class ChunkCache {
     this.stats.misses++;
     const status = lauxlib.luaL_loadbufferx(L, sourceText(bytes), 0, toLuaString(name), null);
     if (status !== lua.LUA_OK) return status;
-    this.entries.delete(key);
-    this.entries.set(key, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, proto: protoAt(L, -1) });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    this.remove(key);
+    const weight = bytes.length * HEAP_PER_SOURCE_BYTE;
+    this.entries.set(key, { mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, size: st.size, proto: protoAt(L, -1), weight });
+    this.stats.bytes += weight;
+    // The newest entry stays even when it alone is over the budget: the next request needs it.
+    while (this.entries.size > 1 && (this.entries.size > this.maxEntries || this.stats.bytes > this.maxBytes)) {
+      this.remove(this.entries.keys().next().value as string);
+    }
     this.stats.entries = this.entries.size;
     return status;
   }
@@ -115,6 +137,14 @@ export class ChunkCache {
   clear(): void {
     this.entries.clear();
     this.stats.entries = 0;
+    this.stats.bytes = 0;
+  }
+
+  private remove(key: string): void {
+    const e = this.entries.get(key);
+    if (e === undefined) return;
+    this.entries.delete(key);
+    this.stats.bytes -= e.weight;
   }
 
   private fileError(L: LuaState, what: string, chunkname: string, err: unknown): number {

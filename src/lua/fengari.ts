@@ -2,8 +2,10 @@
  * The one place that loads fengari. fengari has no TypeScript types, so its
  * namespaces are `any` here and helpers used everywhere get real signatures.
  * The dependency is patched at install time (scripts/patch-fengari.js,
- * docs/fengari-patch.md) so numbers are Lua 5.1 doubles; `assertPatched`
- * refuses to run on an unpatched copy rather than print `5.0` for 10/2.
+ * docs/fengari-patch.md) so numbers are Lua 5.1 doubles and compiled
+ * prototypes can be shared between states; `assertPatched` refuses to run on
+ * an unpatched copy rather than print `5.0` for 10/2. The Proto and table
+ * helpers below reach fengari's internals for the per-request cost of a state.
  */
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-var-requires */
@@ -64,6 +66,19 @@ export function pushProto(L: LuaState, p: Proto): void {
   if (cl.nupvalues >= 1) cl.upvals[0].setfrom(ltable.luaH_getint(L.l_G.l_registry.value, lua.LUA_RIDX_GLOBALS));
   lua.lua_pushnil(L);
   L.stack[L.top - 1].setclLvalue(cl);
+}
+
+/**
+ * Compile Lua source once (in a scratch state) for pushProto into any state:
+ * for code the sidecar itself runs in every state, where undumping a binary
+ * image or parsing text per state would cost more than the closure.
+ */
+export function compileProto(source: string, chunkname: string): Proto {
+  const T = lauxlib.luaL_newstate();
+  if (lauxlib.luaL_loadbufferx(T, toLuaString(source), 0, toLuaString(chunkname), toLuaString('t', true)) !== lua.LUA_OK) {
+    throw new Error(`${chunkname}: ${toJsString(lua.lua_tolstring(T, -1))}`);
+  }
+  return protoAt(T, -1);
 }
 
 /**

@@ -132,6 +132,16 @@ export function pushFileResultOk(L: LuaState): number {
   return 1;
 }
 
+/** fflush(3) as f:flush and io.flush report it: true, or nil, msg, errno. */
+export function flushResult(L: LuaState, stream: FileStream): number {
+  try {
+    stream.flush();
+  } catch (e) {
+    return fileResult(L, e, null);
+  }
+  return pushFileResultOk(L);
+}
+
 /** g_read: formats from stack index `first` on; the file's results, or nil, msg, errno on an I/O error. */
 export function readFormats(L: LuaState, s: FileStream, first: number): number {
   let nargs = lua.lua_gettop(L) - 1;
@@ -317,13 +327,7 @@ function f_setvbuf(L: LuaState): number {
 }
 
 function f_flush(L: LuaState): number {
-  const stream = checkFile(L, 1);
-  try {
-    stream.flush();
-  } catch (e) {
-    return fileResult(L, e, null);
-  }
-  return pushFileResultOk(L);
+  return flushResult(L, checkFile(L, 1));
 }
 
 function f_gc(L: LuaState): number {

@@ -21,6 +21,7 @@ import {
   writeArgs,
   checkFile,
   fileResult,
+  flushResult,
   newFile,
   pushFileResultOk,
   readFormats,
@@ -240,13 +241,7 @@ function io_close(L: LuaState): number {
 }
 
 function io_flush(L: LuaState): number {
-  const stream = getIoFile(L, IO_OUTPUT);
-  try {
-    stream.flush();
-  } catch (e) {
-    return fileResult(L, e, null);
-  }
-  return pushFileResultOk(L);
+  return flushResult(L, getIoFile(L, IO_OUTPUT));
 }
 
 function io_type(L: LuaState): number {

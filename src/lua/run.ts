@@ -97,6 +97,7 @@ function runDeferred(L: LuaState, rec: RequestRecord, log: ResponseSink['log']):
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, list[i]);
       try {
         const status = pcallTraced(L, 0, 0);
+        // "deferreda" (sic): mod_lwt's own message for this case (mod_lwt.md §3.3).
         if (status === lua.LUA_ERRERR) log('error', `Lua error handler error in deferreda function: ${errorText(L)}`);
         else if (status !== lua.LUA_OK) log('error', `${statusText(status)} in deferred function: ${errorText(L)}`);
       } catch (err) {

@@ -205,6 +205,7 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
   setField(L, 'io', 'popen', disabled('io.popen'));
   setField(L, 'debug', 'sethook', refuseSethook);
   setField(L, 'package', 'loadlib', null);
+  meterAllocations(L);
 
   lua.lua_getglobal(L, toLuaString('package', true));
   lua.lua_pushnil(L);
@@ -228,6 +229,8 @@ const HOOK_COUNT = 10000;
  * tick on allocating code and every ~7 ticks on a tight loop: < 0.05%.
  */
 const MEMORY_CHECK_MS = 2;
+/** After a confirming collection that took t ms, the next waits CONFIRM_SPACING × t. */
+const CONFIRM_SPACING = 9;
 
 interface Limits {
   /** On the request clock (requestClock); Infinity for none. */
@@ -237,6 +240,8 @@ interface Limits {
   /** heapInUse() when the limit was set. */
   baseline: number;
   nextMemoryCheck: number;
+  /** No confirming collection before this time (performance.now). */
+  nextConfirm: number;
   memoryExceeded: boolean;
 }
 
@@ -246,6 +251,10 @@ let blockedMs = 0;
 /** The LuaMemoryLimit of the request this thread is about to run (see useRequestMemoryLimit). */
 let requestMemoryLimit: number | null = null;
 let forceGc: (() => void) | null = null;
+/** This thread's heap in use between requests (the runtime and its caches), as last collected; -1 before the first request. */
+let liveFloor = -1;
+/** Uncollected garbage a request may start with before the baseline is taken after a collection (or the limit, if larger). */
+const GARBAGE_ALLOWANCE = 32 * 1024 * 1024;
 
 /** Wall time minus the time spent blocked on backpressure. */
 function requestClock(): number {
@@ -290,6 +299,23 @@ const rethrow = (L: LuaState): number => {
   return lua.lua_error(L);
 };
 
+/** Fail the request if its heap growth, confirmed after a collection, is over the limit. */
+function checkMemory(L: LuaState, lim: Limits): void {
+  // Cheap reading first; a collection confirms, so garbage never fails a request.
+  if (heapInUse() - lim.baseline <= lim.memoryLimit) return;
+  // A script that makes garbage fast under a small limit would otherwise collect
+  // all the time: spend at most a tenth of its time in these collections.
+  const started = performance.now();
+  if (started < lim.nextConfirm) return;
+  const live = liveHeap();
+  lim.nextConfirm = performance.now() + CONFIRM_SPACING * (performance.now() - started);
+  liveFloor = Math.min(liveFloor, live);
+  if (live - lim.baseline > lim.memoryLimit) {
+    lim.memoryExceeded = true;
+    raiseMemoryError(L);
+  }
+}
+
 const limitHook = (L: LuaState): void => {
   const lim = limits.get(L.l_G);
   if (lim === undefined) return;
@@ -297,20 +323,64 @@ const limitHook = (L: LuaState): void => {
   const now = performance.now();
   if (now - blockedMs > lim.deadline) raiseStop(L, new SandboxStop('cpu', 0));
   if (lim.memoryLimit !== Infinity && now >= lim.nextMemoryCheck) {
-    lim.nextMemoryCheck = now + MEMORY_CHECK_MS;
-    // Cheap reading first; a collection confirms, so garbage never fails a request.
-    if (heapInUse() - lim.baseline > lim.memoryLimit && liveHeap() - lim.baseline > lim.memoryLimit) {
-      lim.memoryExceeded = true;
-      raiseMemoryError(L);
-    }
+    checkMemory(L, lim);
     lim.nextMemoryCheck = performance.now() + MEMORY_CHECK_MS;
   }
 };
 
+/**
+ * Library functions that can build a large string in one call. A loop of a
+ * few of them (`t[#t+1] = string.rep("x", 2^20)`) allocates gigabytes
+ * between two hook ticks, so these check the limits themselves once every
+ * METERED_BYTES of strings they returned: no cost for ordinary calls.
+ */
+const METERED: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['string', ['rep', 'format', 'gsub', 'char', 'upper', 'lower', 'reverse', 'sub']],
+  ['table', ['concat']],
+];
+const METERED_BYTES = 1024 * 1024;
+let producedBytes = 0;
+
+function metered(f: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    const n = f(L);
+    for (let i = 1; i <= n; i++) if (lua.lua_type(L, -i) === lua.LUA_TSTRING) producedBytes += lua.lua_rawlen(L, -i);
+    if (producedBytes >= METERED_BYTES) {
+      producedBytes = 0;
+      const lim = limits.get(L.l_G);
+      if (lim !== undefined) {
+        if (lim.memoryExceeded) raiseMemoryError(L);
+        if (requestClock() > lim.deadline) raiseStop(L, new SandboxStop('cpu', 0));
+        if (lim.memoryLimit !== Infinity) checkMemory(L, lim);
+      }
+    }
+    return n;
+  };
+}
+
+function meterAllocations(L: LuaState): void {
+  for (const [lib, names] of METERED) {
+    lua.lua_getglobal(L, toLuaString(lib, true));
+    if (lua.lua_type(L, -1) === lua.LUA_TTABLE) {
+      for (const name of names) {
+        lua.lua_getfield(L, -1, toLuaString(name, true));
+        const f: unknown = lua.lua_tocfunction(L, -1);
+        // A C closure's upvalues would not follow its function into the wrapper.
+        const hasUpvalue = lua.lua_getupvalue(L, -1, 1) !== null;
+        lua.lua_pop(L, hasUpvalue ? 2 : 1);
+        if (typeof f !== 'function' || hasUpvalue) continue;
+        lua.lua_pushcfunction(L, metered(f as (L: LuaState) => number));
+        lua.lua_setfield(L, -2, toLuaString(name, true));
+      }
+    }
+    lua.lua_pop(L, 1);
+  }
+}
+
 function limitsOf(L: LuaState): Limits {
   let lim = limits.get(L.l_G);
   if (lim === undefined) {
-    lim = { deadline: Infinity, memoryLimit: Infinity, baseline: 0, nextMemoryCheck: 0, memoryExceeded: false };
+    lim = { deadline: Infinity, memoryLimit: Infinity, baseline: 0, nextMemoryCheck: 0, nextConfirm: 0, memoryExceeded: false };
     limits.set(L.l_G, lim);
   }
   return lim;
@@ -344,8 +414,17 @@ export function setCpuDeadline(L: LuaState, ms: number): void {
 
 function setLimit(lim: Limits, bytes: number): void {
   lim.memoryLimit = bytes;
-  lim.baseline = heapInUse();
   lim.nextMemoryCheck = 0;
+  // Garbage earlier requests left, not yet collected, would count in this request's
+  // favour: past max(limit, 32 MiB) of it, collect first (rare: after a request that
+  // dropped that much; a collection on every request would cost milliseconds each).
+  let baseline = heapInUse();
+  if (liveFloor < 0) liveFloor = baseline;
+  else if (baseline - liveFloor > Math.max(bytes, GARBAGE_ALLOWANCE)) {
+    baseline = liveHeap();
+    liveFloor = baseline;
+  }
+  lim.baseline = baseline;
 }
 
 /**

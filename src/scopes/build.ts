@@ -76,6 +76,7 @@ class Walker {
     const out: { -readonly [K in keyof DirConf]: DirConf[K] } = { lua: Object.freeze({ ...draft.lua }) };
     if (draft.setHandler) out.setHandler = draft.setHandler;
     if (draft.acceptPathInfo) out.acceptPathInfo = draft.acceptPathInfo;
+    if (draft.options) out.options = Object.freeze({ ...draft.options });
     if (draft.directoryIndex) out.directoryIndex = draft.directoryIndex;
     if (draft.mimeHandlers) out.mimeHandlers = draft.mimeHandlers;
     if (draft.removeHandlers) out.removeHandlers = draft.removeHandlers;

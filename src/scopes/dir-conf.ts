@@ -23,9 +23,27 @@ export interface LegacyConf {
   readonly satisfy: 'all' | 'any' | 'nospec';
 }
 
+/** httpd's allow_options_t bits the sidecar needs: the symbolic-link ones ap_directory_walk checks. */
+export const OPT_SYM_LINKS = 1;
+export const OPT_SYM_OWNER = 2;
+/** No absolute `Options` in this section: merge its +/- modifiers onto the outer value. */
+export const OPT_UNSET = 0x100;
+
+/** core: `Options` as core_dir_config keeps it (opts, opts_add, opts_remove). */
+export interface OptionsConf {
+  readonly opts: number;
+  readonly add: number;
+  readonly remove: number;
+}
+
+/** create_core_dir_config for a server (2.4): FollowSymLinks unless a section says otherwise. */
+export const SERVER_OPTIONS: OptionsConf = Object.freeze({ opts: OPT_UNSET | OPT_SYM_LINKS, add: 0, remove: 0 });
+
 export interface DirConf {
   /** core: SetHandler, lower-cased as core_override_type does; `none` kept (it means "do not override"). */
   readonly setHandler?: { readonly value: string } & Origin;
+  /** core: Options (only its symbolic-link bits). */
+  readonly options?: OptionsConf;
   /** core: AcceptPathInfo. */
   readonly acceptPathInfo?: 'on' | 'off' | 'default';
   /** mod_dir: DirectoryIndex (`disabled` clears the list). */
@@ -75,12 +93,23 @@ function mergeAuthz(base: DirConf, add: DirConf): DirConf['authz'] {
   return { op: a.op, rule: b.rule ?? a.rule };
 }
 
+/** merge_core_dir_configs: +/- modifiers merge onto the outer value, an absolute `Options` replaces it. */
+export function mergeOptions(base: OptionsConf, add: OptionsConf | undefined): OptionsConf {
+  if (!add) return base;
+  if (!(add.opts & OPT_UNSET)) return add;
+  const plus = (base.add & ~add.remove) | add.add;
+  const minus = (base.remove & ~add.add) | add.remove;
+  return { opts: (base.opts & ~minus) | plus, add: plus, remove: minus };
+}
+
 export function mergeDirConf(base: DirConf, add: DirConf): DirConf {
   if (add === EMPTY_CONF) return base;
   if (base === EMPTY_CONF && !add.removeHandlers && !add.env?.unset.length) return add;
   const out: { -readonly [K in keyof DirConf]: DirConf[K] } = { lua: mergeLua(base.lua, add.lua) };
   const setHandler = add.setHandler ?? base.setHandler;
   if (setHandler) out.setHandler = setHandler;
+  const options = add.options ? mergeOptions(base.options ?? SERVER_OPTIONS, add.options) : base.options;
+  if (options) out.options = options;
   const api = add.acceptPathInfo ?? base.acceptPathInfo;
   if (api) out.acceptPathInfo = api;
   const di = add.directoryIndex ?? base.directoryIndex;

@@ -12,7 +12,7 @@ import type { Directive } from '../apache/types';
 import type { AccessRule } from './types';
 import { checkAllowEntry, parseRequire, checkNegativeInOr } from './access';
 import { parseFlag, parseLuaCount, parseLuaFile, parseLuaPath, parseLuaSize, type LuaConf, type SectionRoot } from './lua-settings';
-import type { EnvEntry, LegacyConf, Origin } from './dir-conf';
+import { OPT_SYM_LINKS, OPT_SYM_OWNER, OPT_UNSET, type EnvEntry, type LegacyConf, type Origin } from './dir-conf';
 
 export type Level = 'server' | 'vhost' | 'dir';
 
@@ -29,6 +29,7 @@ export interface AliasDef extends Origin {
 export interface DirDraft {
   setHandler?: { value: string } & Origin;
   acceptPathInfo?: 'on' | 'off' | 'default';
+  options?: { opts: number; add: number; remove: number };
   directoryIndex?: string[];
   mimeHandlers?: Map<string, { handler: string } & Origin>;
   removeHandlers?: string[];
@@ -106,6 +107,48 @@ function lua(key: keyof LuaConf, parse: (v: string, d: Directive, c: ApplyContex
   };
 }
 
+/** Option names of httpd 2.4's set_options → the symbolic-link bits they carry (the others matter only to httpd). */
+const OPTION_BITS: Readonly<Record<string, number>> = {
+  indexes: 0, includes: 0, includesnoexec: 0, execcgi: 0, multiviews: 0, runscripts: 0,
+  followsymlinks: OPT_SYM_LINKS, symlinksifownermatch: OPT_SYM_OWNER, none: 0, all: OPT_SYM_LINKS,
+};
+
+/** core.c set_options, step for step, with its error messages. */
+function setOptions(d: Directive, c: ApplyContext): void {
+  const o = c.dir.options ??= { opts: OPT_UNSET, add: 0, remove: 0 };
+  let first = true;
+  let merge = false;
+  let allNone = false;
+  const fail = (message: string): never => { throw confError('LWT_CONF_ARGS', message, d.file, d.line); };
+  for (const arg of d.args) {
+    let w = arg;
+    let action = '';
+    if (w.startsWith('+') || w.startsWith('-')) {
+      action = w[0];
+      w = w.slice(1);
+      if (!merge && !first && !allNone) fail('Either all Options must start with + or -, or no Option may.');
+      merge = true;
+    } else if (first) {
+      o.opts = 0;
+    } else if (merge) {
+      fail('Either all Options must start with + or -, or no Option may.');
+    }
+    const key = w.toLowerCase();
+    const opt = OPTION_BITS[key];
+    if (opt === undefined) fail(`Illegal option ${w}`);
+    if (key === 'none' || key === 'all') {
+      const name = key === 'none' ? 'None' : 'All';
+      if (!first) fail(`'Options ${name}' must be the first ${key === 'none' ? 'Option' : 'option'} given.`);
+      if (merge) fail(`You may not use 'Options +${name}' or 'Options -${name}'.`);
+      allNone = true;
+    }
+    if (action === '-') { o.remove |= opt!; o.add &= ~opt!; o.opts &= ~opt!; }
+    else if (action === '+') { o.add |= opt!; o.remove &= ~opt!; o.opts |= opt!; }
+    else o.opts |= opt!;
+    first = false;
+  }
+}
+
 function access(c: ApplyContext, d: Directive, rule: AccessRule): void {
   if (c.limited !== null) {
     c.dir.requires.push({ kind: 'unsupported', what: `${d.name} ${d.rawArgs} inside <${c.limited}>`, file: d.file, line: d.line });
@@ -170,6 +213,7 @@ const SPECS: readonly Spec[] = [
   { name: 'RemoveHandler', min: 1, max: Infinity, levels: ANY, apply: (d, c) => {
     (c.dir.removeHandlers ??= []).push(...d.args.map((e) => e.replace(/^\./, '').toLowerCase()));
   } },
+  { name: 'Options', min: 0, max: Infinity, levels: ANY, apply: setOptions },
   { name: 'AcceptPathInfo', min: 1, max: 1, levels: ANY, apply: (d, c) => {
     const v = d.args[0].toLowerCase();
     if (v !== 'on' && v !== 'off' && v !== 'default') throw confError('LWT_CONF_ARGS', 'AcceptPathInfo must be set to On, Off, or Default', d.file, d.line);

@@ -10,7 +10,9 @@
 import * as fs from 'node:fs';
 import type { Resolution, ResolveRequest, Snapshot } from './types';
 import { checkAccess } from './access';
-import { accessRuleOf, EMPTY_CONF, mergeDirConf, type DirConf, type Origin } from './dir-conf';
+import {
+  accessRuleOf, EMPTY_CONF, mergeDirConf, mergeOptions, OPT_SYM_LINKS, OPT_SYM_OWNER, SERVER_OPTIONS, type DirConf, type Origin,
+} from './dir-conf';
 import { luaSettingsOf } from './lua-settings';
 import { modelOf, type SectionModel, type ServerModel } from './model';
 import { selectServer } from './vhosts';
@@ -80,28 +82,61 @@ interface Walk {
   filename: string;
   pathInfo: string;
   kind: 'file' | 'dir' | 'missing' | 'other';
+  /** Symbolic links met on the way, with the number of `dirs` above each (its directory's depth). */
+  links: Array<{ path: string; depth: number }>;
 }
 
 /** ap_directory_walk's stat loop: stop at the first regular file or the first missing segment. */
 function walk(full: string): Walk {
   const dirs = ['/'];
+  const links: Walk['links'] = [];
   let i = 1;
   for (;;) {
-    if (i >= full.length) return { dirs, filename: full, pathInfo: '', kind: 'dir' };
+    if (i >= full.length) return { dirs, filename: full, pathInfo: '', kind: 'dir', links };
     const j = full.indexOf('/', i);
     const end = j < 0 ? full.length : j;
     if (end === i) { i++; continue; }
     const p = full.slice(0, end);
-    const st = fs.statSync(p, { throwIfNoEntry: false });
-    if (!st) return { dirs, filename: p, pathInfo: full.slice(end), kind: 'missing' };
+    // lstat first, as httpd (APR_FINFO_LINK): a link is only followed where Options allow (symlinkRefused).
+    let st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      links.push({ path: p, depth: dirs.length });
+      st = fs.statSync(p, { throwIfNoEntry: false });
+    }
+    if (!st) return { dirs, filename: p, pathInfo: full.slice(end), kind: 'missing', links };
     if (st.isDirectory()) {
       dirs.push(p + '/');
-      if (j < 0) return { dirs, filename: p, pathInfo: '', kind: 'dir' };
+      if (j < 0) return { dirs, filename: p, pathInfo: '', kind: 'dir', links };
       i = end + 1;
       continue;
     }
-    return { dirs, filename: p, pathInfo: full.slice(end), kind: st.isFile() ? 'file' : 'other' };
+    return { dirs, filename: p, pathInfo: full.slice(end), kind: st.isFile() ? 'file' : 'other', links };
   }
+}
+
+/**
+ * ap_directory_walk's resolve_symlink (AH00037): a link is followed only when
+ * the Options of the directory holding it (server defaults and the
+ * non-regex <Directory> sections down to it) include FollowSymLinks, or
+ * SymLinksIfOwnerMatch and the link and its target have the same owner.
+ * A proxied URL skips that walk in Apache, so the sidecar repeats it.
+ */
+function symlinkRefused(server: ServerModel, w: Walk): string | null {
+  for (const link of w.links) {
+    const at = { ...w, dirs: w.dirs.slice(0, link.depth) };
+    let options = mergeOptions(SERVER_OPTIONS, server.defaults.options);
+    for (const s of server.directories) {
+      if (!s.regex && dirMatches(s, at)) options = mergeOptions(options, s.conf.options);
+    }
+    if (options.opts & OPT_SYM_LINKS) continue;
+    if (options.opts & OPT_SYM_OWNER) {
+      const own = fs.lstatSync(link.path, { throwIfNoEntry: false });
+      const target = fs.statSync(link.path, { throwIfNoEntry: false });
+      if (own && target && own.uid === target.uid) continue;
+    }
+    return link.path;
+  }
+  return null;
 }
 
 function dirMatches(s: SectionModel, w: Walk): boolean {
@@ -253,9 +288,13 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
   }) : NO_ENV;
   let status: Resolution['status'] = 200;
   let reason: string | null = null;
+  const link = handler === LWT_HANDLER ? symlinkRefused(server, w) : null;
   if (handler !== LWT_HANDLER) {
     status = 404;
     reason = handler === null ? 'no handler: not an lwt-wsapi request' : `handler is '${handler}', not lwt-wsapi`;
+  } else if (link !== null) {
+    status = 403;
+    reason = `Symbolic link not allowed or link target not accessible: ${link}`;
   } else {
     const verdict = checkAccess(access, req.clientIp ?? '', req.serverIp);
     if (verdict === 'denied') { status = 403; reason = 'access denied by the configuration'; }

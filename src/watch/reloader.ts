@@ -60,6 +60,7 @@ export interface ReloadFailure {
 export type ReloadResult = ReloadSuccess | ReloadFailure;
 
 const NO_LOG: WatchLog = { info() {}, notice() {}, warn() {}, error() {} };
+const CLOSED: ErrorShape = Object.freeze({ code: 'LWT_CLOSED', message: 'the reloader is closed' });
 
 export function resolveReloaderOptions(input: ReloaderInput): ReloaderOptions {
   const bad = (m: string) => new SidecarError('LWT_OPTION_INVALID', m);
@@ -127,7 +128,7 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
    * SIGHUPs costs at most two loads and the last one sees the final files.
    */
   reload(reason: string): Promise<ReloadResult> {
-    if (this.closing) return Promise.reject(new SidecarError('LWT_CLOSED', 'the reloader is closed'));
+    if (this.closing) return Promise.reject(new SidecarError(CLOSED.code, CLOSED.message));
     if (!this.inFlight) return this.start([reason]);
     if (this.queued) {
       this.queued.reasons.push(reason);
@@ -153,19 +154,19 @@ export class Reloader extends EventEmitter<ReloaderEvents> {
   private async run(reason: string): Promise<ReloadResult> {
     const before = this.snapshot;
     const outcome = this.closing
-      ? { ok: false as const, error: { code: 'LWT_CLOSED' as const, message: 'the reloader is closed' }, timings: { totalMs: 0 } }
+      ? { ok: false as const, error: CLOSED, timings: { totalMs: 0 } }
       : await this.loader.load(this.options.loadOptions, before.generation + 1);
     const at = new Date();
     if (!outcome.ok || this.closing) {
-      const error = outcome.ok ? { code: 'LWT_CLOSED' as const, message: 'the reloader is closed' } : outcome.error;
-      if (error.code !== 'LWT_CLOSED') {
+      const error = outcome.ok ? CLOSED : outcome.error;
+      if (error.code !== CLOSED.code) {
         this.error = error;
         this.counts.failures++;
         this.options.log.error(`reload (${reason}) failed; generation ${before.generation} keeps serving: ${formatError(error)}`);
       }
       const failure: ReloadFailure = { ok: false, reason, generation: before.generation, error, timings: outcome.timings, at };
       this.last = failure;
-      if (error.code !== 'LWT_CLOSED' && this.listenerCount('error') > 0) this.emit('error', failure);
+      if (error.code !== CLOSED.code && this.listenerCount('error') > 0) this.emit('error', failure);
       return failure;
     }
     // The swap: one assignment, then the server is told in the same turn.

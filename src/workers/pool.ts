@@ -13,7 +13,7 @@
  *   it is blocked waiting for the client (FLOW_WAITING), beyond
  *   cpuLimitMs + backstopGraceMs terminates the worker (LWT_LUA_CPU).
  * - Memory: LuaMemoryLimit is checked per request by the runtime's count
- *   hook (src/lua/sandbox.ts): the growth of the worker isolate's heap in
+ *   hook and its string-building library calls (src/lua/sandbox.ts): the growth of the worker isolate's heap in
  *   use (V8 heap + external memory, which holds fengari's strings) since the
  *   request started, confirmed after a full collection, fails the request
  *   with mod_lwt's memory error and leaves the worker serving. The backstop

@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { loadConfig, type LoadOptionsEx } from '../../src/apache';
 import type { Directive } from '../../src/apache/types';
-import { removeTree, tempTree, thrown } from './helpers';
+import { removeTree, tempTree } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 function names(nodes: readonly Directive[]): string[] {
   return nodes.map((d) => (d.children === undefined ? `${d.name}${d.args.length ? ' ' + d.args.join('|') : ''}` : `<${d.name}>[${names(d.children).join(', ')}]`));

@@ -4,25 +4,18 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { removeTree, tempDir, writeTree } from '../helpers/tree';
 
 export const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'httpd-conf');
 
+export { removeTree };
+
 /** Write `files` (relative path -> content) under a fresh temporary directory and return it. */
 export function tempTree(files: Record<string, string>): string {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-apache-')));
-  for (const [rel, text] of Object.entries(files)) {
-    const p = path.join(root, rel);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, text);
-  }
+  const root = tempDir('lwt-apache-');
+  writeTree(root, files);
   return root;
-}
-
-export function removeTree(root: string): void {
-  fs.rmSync(root, { recursive: true, force: true });
 }
 
 export interface HttpdRun {
@@ -64,14 +57,4 @@ export function httpdErrorSite(stderr: string): { file: string; line: number } |
     last = { file: m[2]!, line: Number(m[1]) };
   }
   return last;
-}
-
-/** Assert-friendly capture of a thrown error. */
-export function thrown(fn: () => unknown): { code?: string; message: string; file?: string; line?: number } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string; file?: string; line?: number };
-  }
-  throw new Error('expected an error, none was thrown');
 }

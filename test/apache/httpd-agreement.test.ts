@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { allDirectives, loadConfig } from '../../src/apache';
 import { spawnSync } from 'node:child_process';
 import { COMPILED_IN } from '../../src/apache/modules';
-import { FIXTURES, httpdErrorSite, parseDumpIncludes, removeTree, runHttpd, tempTree, thrown } from './helpers';
+import { FIXTURES, httpdErrorSite, parseDumpIncludes, removeTree, runHttpd, tempTree } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 function httpdFiles(root: string, main: string, extra: string[] = [], env: Record<string, string> = {}): string[] {
   const r = runHttpd(['-D', 'DUMP_INCLUDES', '-d', root, '-f', main, ...extra], env);

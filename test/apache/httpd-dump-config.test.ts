@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { loadConfig } from '../../src/apache';
 import type { Directive } from '../../src/apache/types';
-import { httpdErrorSite, removeTree, runHttpd, tempTree, thrown } from './helpers';
+import { httpdErrorSite, removeTree, runHttpd, tempTree } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 const PRELUDE = [
   'LoadModule info_module /usr/lib/apache2/modules/mod_info.so',

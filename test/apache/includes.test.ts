@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/apache';
-import { FIXTURES, removeTree, tempTree, thrown } from './helpers';
+import { FIXTURES, removeTree, tempTree } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 const rel = (root: string, files: readonly string[]): string[] => files.map((f) => path.relative(root, f));
 

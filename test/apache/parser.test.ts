@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseText } from '../../src/apache';
 import type { Directive } from '../../src/apache/types';
-import { thrown } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 /** A compact view of a tree: `line:Name args` with children nested. */
 function view(nodes: readonly Directive[]): unknown[] {

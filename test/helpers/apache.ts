@@ -8,6 +8,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { useStarted } from './hooks';
 import { startSidecar, type SidecarProcess, type SidecarStartOptions } from './sidecar';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -123,16 +124,7 @@ export function useStack(opts: StackOptions = {}): Stack {
 
 /** mocha hooks for an Apache alone (the mod_cgi oracle, a static baseline). */
 export function useApache(opts: ApacheOptions = {}): { apache: ApacheProcess } {
-  const ctx = {} as { apache: ApacheProcess };
-  before(async function () {
-    this.timeout(30_000);
-    ctx.apache = await startApache(opts);
-  });
-  after(async function () {
-    this.timeout(30_000);
-    await ctx.apache?.stop();
-  });
-  return ctx;
+  return useStarted('apache', () => startApache(opts));
 }
 
 /**

@@ -6,6 +6,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { useStarted } from './hooks';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 // deploy/stack.js: plain JavaScript shared with the demo and test/helpers/apache.ts.
@@ -41,14 +42,5 @@ export async function startSidecar(opts: SidecarStartOptions = {}): Promise<Side
 
 /** mocha hooks for a sidecar alone (requests sent straight to it, no Apache). */
 export function useSidecar(opts: SidecarStartOptions = {}): { sidecar: SidecarProcess } {
-  const ctx = {} as { sidecar: SidecarProcess };
-  before(async function () {
-    this.timeout(30_000);
-    ctx.sidecar = await startSidecar(opts);
-  });
-  after(async function () {
-    this.timeout(30_000);
-    await ctx.sidecar?.stop();
-  });
-  return ctx;
+  return useStarted('sidecar', () => startSidecar(opts));
 }

@@ -7,10 +7,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lua, lauxlib, lualib, toLuaString, toJsString } from '../../src/lua/fengari';
+import { lua, lauxlib, lualib, toLuaString, toJsString, compileProto, pushProto } from '../../src/lua/fengari';
 import { openCompat } from '../../src/lua/compat';
 import { installSandbox } from '../../src/lua/sandbox';
 import { ChunkCache, installCachedLoaders } from '../../src/lua/chunk-cache';
+import { newRequestState, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
+import { jobFor } from '../helpers/oracle';
 import type { StateContext } from '../../src/lua/context';
 
 interface Run { out: string; error: string | null }
@@ -46,7 +48,7 @@ describe('ChunkCache', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('compiles a file once and loads the image into later states', () => {
+  it('compiles a file once and loads the compiled chunk into later states', () => {
     const cache = new ChunkCache();
     const file = path.join(dir, 'a.lua');
     fs.writeFileSync(file, 'return 6 * 7, ...');
@@ -78,6 +80,32 @@ describe('ChunkCache', () => {
     assert.equal(value(), 2);
     fs.writeFileSync(file, 'return 333');
     assert.equal(value(), 333);
+  });
+
+  it('keeps the most recently used chunks within its entry and heap budgets', () => {
+    const files = ['a', 'b', 'c'].map((n) => {
+      const file = path.join(dir, `${n}.lua`);
+      fs.writeFileSync(file, `return "${n}"` + ' '.repeat(90));
+      return file;
+    });
+    const loadAll = (cache: ChunkCache, order: number[]): void => {
+      const L = lauxlib.luaL_newstate();
+      for (const i of order) {
+        assert.equal(cache.load(L, files[i]!), lua.LUA_OK);
+        lua.lua_call(L, 0, 1);
+        assert.equal(toJsString(lua.lua_tolstring(L, -1)), ['a', 'b', 'c'][i]);
+      }
+    };
+    const byCount = new ChunkCache({ maxEntries: 2 });
+    loadAll(byCount, [0, 1, 0, 2, 0, 1]);
+    // a stays (used again before c came), b went when c came: 4 compilations
+    assert.deepEqual([byCount.stats.misses, byCount.stats.hits, byCount.stats.entries], [4, 2, 2]);
+    const one = new ChunkCache();
+    loadAll(one, [0]);
+    const byBytes = new ChunkCache({ maxBytes: one.stats.bytes * 2 });
+    loadAll(byBytes, [0, 1, 2, 2, 0]);
+    assert.deepEqual([byBytes.stats.misses, byBytes.stats.hits, byBytes.stats.entries], [4, 1, 2]);
+    assert.equal(byBytes.stats.bytes, one.stats.bytes * 2);
   });
 
   it('keeps upvalue names in cached chunks', () => {
@@ -122,6 +150,20 @@ describe('ChunkCache', () => {
       assert.equal(run(cache, dir, 'x = "global" print(dofile("env.lua")(), loadfile("env.lua")()())').out, 'global\tglobal');
     });
 
+    it('compileProto: one compilation, each pushProto a closure over that state\'s globals', () => {
+      const proto = compileProto('n = (n or 0) + 1 return n, ...', '=shared');
+      const call = (L: unknown): string => {
+        pushProto(L, proto);
+        lua.lua_pushstring(L, toLuaString('arg'));
+        lua.lua_call(L, 1, 2);
+        return `${lua.lua_tonumber(L, -2)} ${toJsString(lua.lua_tolstring(L, -1))}`;
+      };
+      const A = lauxlib.luaL_newstate();
+      const B = lauxlib.luaL_newstate();
+      assert.deepEqual([call(A), call(A), call(B)], ['1 arg', '2 arg', '1 arg']);
+      assert.throws(() => compileProto('return +', '=bad'), /^Error: =bad: bad:1: unexpected symbol near '\+'$/);
+    });
+
     it('makes a new closure each time, as Lua 5.1 does, never one object across states', () => {
       const cache = new ChunkCache();
       fs.writeFileSync(path.join(dir, 'mk.lua'), 'return function() return function() end end');
@@ -135,6 +177,44 @@ describe('ChunkCache', () => {
         return lua.lua_topointer(L, -1);
       };
       assert.notEqual(closureIn(), closureIn());
+    });
+  });
+
+  describe('isolation between request states built from per-worker templates', () => {
+    function evalIn(L: unknown, code: string): string {
+      assert.equal(lauxlib.luaL_loadstring(L, toLuaString(code)), lua.LUA_OK);
+      const status = lua.lua_pcall(L, 0, 1, 0);
+      const s = toJsString(lauxlib.luaL_tolstring(L, -1));
+      assert.equal(status, lua.LUA_OK, s);
+      return s;
+    }
+    const newState = (cache: ChunkCache): unknown =>
+      newRequestState(jobFor({ script: 'hello.lua' }), { cwd: dir, log: () => undefined }, DEFAULT_RUNTIME_OPTIONS, cache).L;
+    const probe = 'return table.concat({ tostring(string.foo), ("x"):upper(), tostring(math.pi), type(table.insert), '
+      + 'tostring(getmetatable("").__index == string), tostring(package.loaded.string == string), tostring(os.time ~= nil) }, " ")';
+
+    it('a standard library table changed by one state is unchanged in the next', () => {
+      const cache = new ChunkCache();
+      const before = evalIn(newState(cache), probe);
+      assert.equal(before, 'nil X 3.1415926535898 function true true true');
+      const A = newState(cache);
+      evalIn(A, 'string.foo = 1 string.upper = function() return "hacked" end math.pi = 3 table.insert = nil '
+        + 'getmetatable("").__index = { upper = function() return "meta" end } os.time = nil return 1');
+      assert.equal(evalIn(A, probe), '1 meta 3 nil false true false');
+      assert.equal(evalIn(newState(cache), probe), before);
+    });
+
+    it('two live states opened from the same templates do not share library tables', () => {
+      const cache = new ChunkCache();
+      const A = newState(cache);
+      const B = newState(cache);
+      evalIn(A, 'string.rep = nil coroutine.extra = true return 1');
+      assert.equal(evalIn(B, 'return tostring(string.rep ~= nil) .. " " .. tostring(coroutine.extra)'), 'true nil');
+      const tableOf = (L: unknown, name: string): unknown => {
+        lua.lua_getglobal(L, toLuaString(name));
+        return lua.lua_topointer(L, -1);
+      };
+      for (const lib of ['string', 'table', 'math', 'os', 'coroutine', 'utf8', 'debug']) assert.notEqual(tableOf(A, lib), tableOf(B, lib));
     });
   });
 

@@ -5,13 +5,10 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { lua, lauxlib, toLuaString, toJsString } from '../../src/lua/fengari';
-import { newRequestState, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
-import { pushRequest } from '../../src/lua/httpd-core';
+import { toJsString } from '../../src/lua/fengari';
 import { jobFor, type CgiRequest } from '../helpers/oracle';
+import { runInRequest, type InRequestRun } from '../helpers/httpd-state';
 import type { LogLevel, LuaJob } from '../../src/lua/types';
-
-const cache = new ChunkCache();
 
 interface Outcome {
   ok: boolean;
@@ -19,34 +16,15 @@ interface Outcome {
   error: string;
   out: string;
   logs: Array<[LogLevel, string]>;
-  record: ReturnType<typeof newRequestState>['record'];
+  record: InRequestRun['record'];
 }
 
 /** Run `code` as a chunk receiving (request, httpd); `register: false` runs it before the request exists. */
 function lua51(code: string, req: Partial<CgiRequest> = {}, register: boolean | LuaJob = true): Outcome {
-  const logs: Array<[LogLevel, string]> = [];
   const job = typeof register === 'object' ? register : jobFor({ script: 'hello.lua', ...req });
-  const { L, record } = newRequestState(job, { cwd: '/', log: (l, m) => logs.push([l, m]) }, DEFAULT_RUNTIME_OPTIONS, cache);
-  const out: Buffer[] = [];
-  record.output = (c) => out.push(Buffer.from(c));
-  assert.equal(lauxlib.luaL_loadstring(L, toLuaString(`local request, httpd = ...\n${code}`)), lua.LUA_OK, 'chunk compiles');
-  if (register !== false) pushRequest(L, record);
-  else lua.lua_pushnil(L);
-  lua.lua_getglobal(L, toLuaString('require'));
-  lua.lua_pushstring(L, toLuaString('httpd'));
-  lua.lua_call(L, 1, 1);
-  const ok = lua.lua_pcall(L, 2, lua.LUA_MULTRET, 0) === lua.LUA_OK;
-  const values: string[] = [];
-  let error = '';
-  if (ok) {
-    for (let i = 1; i <= lua.lua_gettop(L); i++) {
-      values.push(toJsString(lauxlib.luaL_tolstring(L, i)));
-      lua.lua_pop(L, 1);
-    }
-  } else {
-    error = toJsString(lauxlib.luaL_tolstring(L, -1));
-  }
-  return { ok, values, error, out: Buffer.concat(out).toString('latin1'), logs, record };
+  const r = runInRequest(code, { job, register: register !== false });
+  const error = r.error === null ? '' : toJsString(r.error);
+  return { ok: r.ok, values: r.values.map((v) => toJsString(v)), error, out: r.out, logs: r.logs, record: r.record };
 }
 
 function values(code: string, req: Partial<CgiRequest> = {}, job?: LuaJob): string[] {

@@ -1,66 +1,21 @@
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lua, lauxlib, lualib, toLuaString, type LuaState } from '../../src/lua/fengari';
-import type { StateContext } from '../../src/lua/context';
+import { lua, lauxlib, lualib, toLuaString } from '../../src/lua/fengari';
 import { openIo, closeIo, pushStreamFile, writeStdout } from '../../src/lua/iolib';
-import { openLfs } from '../../src/lua/lfs';
+import { IO_FIXTURES as FIXTURES, execLua, newIoState, PRINT, viaC, viaFengari, type IoState } from '../helpers/lua-io';
 
-const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'lua', 'io');
-
-/** print as C Lua's: tostring of each argument, tabs, newline, to io.stdout. */
-const PRINT = `print = function(...)
-  local t = {}
-  for i = 1, select('#', ...) do t[i] = tostring((select(i, ...))) end
-  io.stdout:write(table.concat(t, '\\t'), '\\n')
-end\n`;
-
-interface Run {
-  out: string;
-  logs: Array<[string, string]>;
-  L: LuaState;
-  ctx: StateContext;
-}
-
-function newState(cwd: string, stdout?: (b: Uint8Array) => void, stdin?: Uint8Array): Run {
-  const L = lauxlib.luaL_newstate();
-  lualib.luaL_openlibs(L);
-  const run: Run = { out: '', logs: [], L, ctx: { cwd, log: (level, msg) => run.logs.push([level, msg]) } };
-  openIo(L, run.ctx, { stdout: stdout ?? ((b) => (run.out += Buffer.from(b).toString('latin1'))), stdin });
-  openLfs(L, run.ctx);
-  exec(run, PRINT);
+/** A state with PRINT already defined. */
+function newState(cwd: string, stdout?: (b: Uint8Array) => void, stdin?: Uint8Array): IoState {
+  const run = newIoState(cwd, { stdout, stdin });
+  execLua(run, PRINT);
   return run;
 }
 
-function exec(run: Run, code: string): void {
-  const src = toLuaString(code);
-  const status = lauxlib.luaL_loadbuffer(run.L, src, src.length, toLuaString('=(command line)')) || lua.lua_pcall(run.L, 0, 0, 0);
-  if (status !== 0) {
-    run.out += `ERROR: ${Buffer.from(lua.lua_tolstring(run.L, -1)).toString('latin1')}\n`;
-    lua.lua_pop(run.L, 1);
-  }
-}
-
-/** The script under fengari with this library, its stdout as latin1 text. */
-function viaFengari(code: string, cwd: string): string {
-  const run = newState(cwd);
-  // One chunk with the same prefix as the C run, so error positions match.
-  exec(run, PRINT + code);
-  closeIo(run.L);
-  return run.out;
-}
-
-/** The same script under C Lua 5.1 (Debian's lua5.1 + lua-filesystem). */
-function viaC(code: string, cwd: string): string {
-  const r = spawnSync('lua5.1', ['-e', PRINT + code], { cwd, encoding: 'latin1' });
-  return r.stdout + (r.status === 0 ? '' : `ERROR: ${r.stderr}`);
-}
-
 function sameAsC(code: string, cwd = FIXTURES): string {
-  const expected = viaC(code, cwd);
-  assert.equal(viaFengari(code, cwd), expected);
+  const expected = viaC(PRINT + code, cwd);
+  assert.equal(viaFengari(PRINT + code, cwd), expected);
   return expected;
 }
 
@@ -220,7 +175,7 @@ describe('io library (against C Lua 5.1)', () => {
 describe('io library (Lua 5.3 additions and sidecar rules)', () => {
   it('accepts 5.3 formats: bare letters, "L", and formats in lines()', () => {
     const out = viaFengari(
-      `local f = io.open('sample.txt')
+      PRINT + `local f = io.open('sample.txt')
        print(f:read('l'), f:read('L'), f:read('*L'), f:read('n', 'n'))
        f:close()
        for a, b in io.lines('numbers.txt', 'n', 'n') do print(a, b) end
@@ -234,7 +189,7 @@ describe('io library (Lua 5.3 additions and sidecar rules)', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-io-'));
     try {
       const out = viaFengari(
-        `local f = io.open('c.txt', 'w')
+        PRINT + `local f = io.open('c.txt', 'w')
          print(f:write('a'):write(10/2, ' ', 1e20, ' ', 1/0) == f)
          f:close() print(io.open('c.txt'):read('*a'))`,
         tmp,
@@ -264,25 +219,25 @@ describe('io library (Lua 5.3 additions and sidecar rules)', () => {
       ['debug', 'cd'],
       ['error', 'more'],
     ]);
-    exec(run, `io.write('to sink') print(io.stdout:seek('set'))`);
+    execLua(run, `io.write('to sink') print(io.stdout:seek('set'))`);
     assert.equal(run.out, 'to sinknil\tIllegal seek\t29\n');
-    exec(quiet, `print(io.popen('ls'))`);
+    execLua(quiet, `print(io.popen('ls'))`);
     assert.match(quiet.out, /^nil\t'popen' not supported.*\t38\n$/);
   });
 
   it('writeStdout (print) shares io.stdout’s stream, whatever io.output() is', () => {
     const run = newState(FIXTURES);
-    exec(run, `io.output('/dev/null') io.stdout:write('a')`);
+    execLua(run, `io.output('/dev/null') io.stdout:write('a')`);
     assert.equal(writeStdout(run.L, new TextEncoder().encode('b\n')), true);
-    exec(run, `io.write('not here') io.stdout:write('c')`);
+    execLua(run, `io.write('not here') io.stdout:write('c')`);
     assert.equal(run.out, 'ab\nc');
   });
 
   it('reads io.stdin from the bytes given, and nothing otherwise', () => {
     const run = newState(FIXTURES, undefined, new TextEncoder().encode('posted\nbody'));
-    exec(run, `print(io.read('*l'), io.stdin:read('*a'), io.read('*a'), io.read('*l'))`);
+    execLua(run, `print(io.read('*l'), io.stdin:read('*a'), io.read('*a'), io.read('*l'))`);
     const none = newState(FIXTURES);
-    exec(none, `print(io.read('*a'), io.read('*l'))`);
+    execLua(none, `print(io.read('*a'), io.read('*l'))`);
     assert.equal(run.out + none.out, 'posted\tbody\t\tnil\n\tnil\n');
   });
 
@@ -290,11 +245,11 @@ describe('io library (Lua 5.3 additions and sidecar rules)', () => {
     const a = newState(FIXTURES);
     const b = newState(FIXTURES);
     const before = process.cwd();
-    exec(a, `require 'lfs' assert(lfs.chdir('sub'))`);
-    exec(b, `require 'lfs' f = io.open('local.txt')`);
-    exec(a, `f = io.open('local.txt')`);
-    exec(b, `print(lfs.currentdir() == '${FIXTURES}', f:read('*l'))`);
-    exec(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}', f:read('*l'))`);
+    execLua(a, `require 'lfs' assert(lfs.chdir('sub'))`);
+    execLua(b, `require 'lfs' f = io.open('local.txt')`);
+    execLua(a, `f = io.open('local.txt')`);
+    execLua(b, `print(lfs.currentdir() == '${FIXTURES}', f:read('*l'))`);
+    execLua(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}', f:read('*l'))`);
     assert.equal(a.out, 'true\tI am sub/local.txt\n');
     assert.equal(b.out, 'true\tI am local.txt at the top\n');
     assert.equal(process.cwd(), before);
@@ -304,11 +259,11 @@ describe('io library (Lua 5.3 additions and sidecar rules)', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-io-'));
     try {
       const run = newState(tmp);
-      exec(run, `f = io.open('left.txt', 'w') f:write('buffered') g = io.open('left.txt')`);
+      execLua(run, `f = io.open('left.txt', 'w') f:write('buffered') g = io.open('left.txt')`);
       assert.equal(fs.readFileSync(path.join(tmp, 'left.txt'), 'utf8'), '');
       closeIo(run.L);
       assert.equal(fs.readFileSync(path.join(tmp, 'left.txt'), 'utf8'), 'buffered');
-      exec(run, `print(io.type(f), io.type(g), tostring(f))`);
+      execLua(run, `print(io.type(f), io.type(g), tostring(f))`);
       assert.equal(run.out, 'closed file\tclosed file\tfile (closed)\n');
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -331,7 +286,7 @@ describe('pushStreamFile (httpd.input / httpd.output handles)', () => {
       },
     });
     lua.lua_setglobal(run.L, toLuaString('input'));
-    exec(run, `print(input:read('*l'), input:read(3), input:read('*L'), input:read('*n'), input:read('*a'), input:read(0))`);
+    execLua(run, `print(input:read('*l'), input:read(3), input:read('*L'), input:read('*n'), input:read('*a'), input:read(0))`);
     assert.equal(run.out, 'a=1&b=2\tsec\tond line\n\t12\t rest\tnil\n');
   });
 
@@ -346,7 +301,7 @@ describe('pushStreamFile (httpd.input / httpd.output handles)', () => {
       },
     });
     lua.lua_setglobal(run.L, toLuaString('input'));
-    exec(run, `output:write('Status: 200\\r\\n', 5) output:write('body') print(input:read('*a'))
+    execLua(run, `output:write('Status: 200\\r\\n', 5) output:write('body') print(input:read('*a'))
                print(output:read('*l')) print(output:seek('set')) print(io.type(output))`);
     // Each argument is its own fwrite under C, and the stream is unbuffered.
     assert.deepEqual(got, ['Status: 200\r\n', '5', 'body']);

@@ -3,20 +3,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lua, lauxlib, lualib, toLuaString, type LuaState } from '../../src/lua/fengari';
-import type { StateContext } from '../../src/lua/context';
-import { openIo, closeIo } from '../../src/lua/iolib';
-import { openLfs } from '../../src/lua/lfs';
-
-const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'lua', 'io');
+import { IO_FIXTURES as FIXTURES, execLua, newIoState, PRINT, viaC, viaFengari } from '../helpers/lua-io';
 
 const PRELUDE = `require 'lfs'
-print = function(...)
-  local t = {}
-  for i = 1, select('#', ...) do t[i] = tostring((select(i, ...))) end
-  io.stdout:write(table.concat(t, '\\t'), '\\n')
-end
-function dump(t)
+${PRINT}function dump(t)
   if type(t) ~= 'table' then return tostring(t) end
   local ks = {}
   for k, v in pairs(t) do ks[#ks + 1] = k .. '=' .. tostring(v) end
@@ -25,50 +15,13 @@ function dump(t)
 end
 `;
 
-interface State {
-  L: LuaState;
-  ctx: StateContext;
-  out: string;
-}
-
-function newState(cwd: string): State {
-  const L = lauxlib.luaL_newstate();
-  lualib.luaL_openlibs(L);
-  const st: State = { L, out: '', ctx: { cwd, log: () => undefined } };
-  openIo(L, st.ctx, { stdout: (b) => (st.out += Buffer.from(b).toString('latin1')) });
-  openLfs(L, st.ctx);
-  return st;
-}
-
-function exec(st: State, code: string): void {
-  const src = toLuaString(code);
-  const status = lauxlib.luaL_loadbuffer(st.L, src, src.length, toLuaString('=(command line)')) || lua.lua_pcall(st.L, 0, 0, 0);
-  if (status !== 0) {
-    st.out += `ERROR: ${Buffer.from(lua.lua_tolstring(st.L, -1)).toString('latin1')}\n`;
-    lua.lua_pop(st.L, 1);
-  }
-}
-
-function viaFengari(code: string, cwd: string): string {
-  const st = newState(cwd);
-  exec(st, PRELUDE + code);
-  closeIo(st.L);
-  return st.out;
-}
-
-/** Debian's lua5.1 with its C lfs.so (lua-filesystem 1.8.0) is the oracle. */
-function viaC(code: string, cwd: string): string {
-  const r = spawnSync('lua5.1', ['-e', PRELUDE + code], { cwd, encoding: 'latin1' });
-  return r.stdout + (r.status === 0 ? '' : `ERROR: ${r.stderr}`);
-}
-
 /** Each run gets a fresh copy of the tree, so neither sees the other's side effects (touch, mkdir, atime). */
 function sameAsC(code: string, makeTree: (dir: string) => void): string {
   const [a, b] = [mkTree(makeTree), mkTree(makeTree)];
   try {
-    const expected = viaC(code, a);
+    const expected = viaC(PRELUDE + code, a);
     if (process.env.SHOW_ORACLE) console.log(expected);
-    assert.equal(viaFengari(code, b).split(b).join('<dir>'), expected.split(a).join('<dir>'));
+    assert.equal(viaFengari(PRELUDE + code, b).split(b).join('<dir>'), expected.split(a).join('<dir>'));
     return expected;
   } finally {
     fs.rmSync(a, { recursive: true, force: true });
@@ -106,7 +59,7 @@ describe('lfs (against C LuaFileSystem 1.8.0 under Lua 5.1)', () => {
   it('gives the same attributes for a committed fixture file and directory, every field', () => {
     const code = `
       for _, p in ipairs{ 'sample.txt', 'sub', '.', 'sub/local.txt' } do print(p, dump(lfs.attributes(p))) end`;
-    assert.equal(viaFengari(code, FIXTURES), viaC(code, FIXTURES));
+    assert.equal(viaFengari(PRELUDE + code, FIXTURES), viaC(PRELUDE + code, FIXTURES));
   });
 
   it('describes files, links, dangling links, directories, pipes and devices like lfs', () => {
@@ -218,15 +171,15 @@ describe('lfs (against C LuaFileSystem 1.8.0 under Lua 5.1)', () => {
 describe('lfs working directory (sidecar rule: per state, never the process)', () => {
   it('keeps interleaved states in their own directories and leaves process.cwd alone', () => {
     const before = process.cwd();
-    const a = newState(FIXTURES);
-    const b = newState(FIXTURES);
-    exec(a, PRELUDE);
-    exec(b, PRELUDE);
-    exec(a, `require 'lfs' print(lfs.chdir('sub'))`);
-    exec(b, `require 'lfs' print(lfs.currentdir() == '${FIXTURES}', lfs.attributes('local.txt', 'size'))`);
-    exec(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}', lfs.attributes('local.txt', 'size'))`);
-    exec(b, `print(lfs.chdir('/'), lfs.currentdir(), lfs.attributes('local.txt'))`);
-    exec(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}')`);
+    const a = newIoState(FIXTURES);
+    const b = newIoState(FIXTURES);
+    execLua(a, PRELUDE);
+    execLua(b, PRELUDE);
+    execLua(a, `require 'lfs' print(lfs.chdir('sub'))`);
+    execLua(b, `require 'lfs' print(lfs.currentdir() == '${FIXTURES}', lfs.attributes('local.txt', 'size'))`);
+    execLua(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}', lfs.attributes('local.txt', 'size'))`);
+    execLua(b, `print(lfs.chdir('/'), lfs.currentdir(), lfs.attributes('local.txt'))`);
+    execLua(a, `print(lfs.currentdir() == '${path.join(FIXTURES, 'sub')}')`);
     assert.equal(a.out, 'true\ntrue\t19\ntrue\n');
     assert.equal(b.out, `true\t26\ntrue\t/\tnil\tcannot obtain information from file 'local.txt': No such file or directory\t2\n`);
     assert.equal(process.cwd(), before);

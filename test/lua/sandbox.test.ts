@@ -205,6 +205,23 @@ describe('sandbox', () => {
       }
     });
 
+    it('checks between library calls that build large strings, which a hook tick would not see in time', () => {
+      // ~11 instructions per iteration: the first hook tick would come after ~900 MB.
+      const loop = 'local keep = {} while true do keep[#keep + 1] = string.rep("x", 1024 * 1024 - 16) .. #keep end';
+      assert.equal(run(loop, { memoryBytes: 32 * 1024 * 1024 }).status, lua.LUA_ERRMEM);
+      assert.equal(run(loop.replace('keep[#keep + 1] =', 'local s ='), { cpuMs: 300 }).stop?.kind, 'cpu');
+    });
+
+    it('leaves the metered library functions\' results and argument errors as they were', () => {
+      const o = run('print(("ab"):rep(3, "-"), select("#", ("abc"):gsub("b", "B")), table.concat({1, 2}, ","), ("x"):sub(2) == "") print(pcall(string.rep)) print(pcall(function() return string.rep() end))',
+        { memoryBytes: 16 * 1024 * 1024 });
+      const [first, viaPcall, viaCall] = printed(o);
+      assert.equal(first, 'ab-ab-ab\t2\t1,2\ttrue');
+      // Named as unwrapped functions are (Lua 5.3: the global name, or the call site's).
+      assert.equal(viaPcall, "false\tbad argument #1 to 'string.rep' (string expected, got no value)");
+      assert.match(viaCall ?? '', /^false\t\[string ".*"\]:1: bad argument #1 to 'rep' \(string expected, got no value\)$/);
+    });
+
     it('does not count garbage: a script that churns through temporary strings finishes', () => {
       const o = run('local s for i = 1, 3e4 do s = string.rep("x", 1000) .. i end print(#s)', { memoryBytes: 4 * 1024 * 1024 });
       assert.equal(o.error, null);

@@ -8,17 +8,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lua, lauxlib, toLuaString, bytesToBinary } from '../../src/lua/fengari';
-import { newRequestState, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
-import { pushRequest } from '../../src/lua/httpd-core';
+import { bytesToBinary } from '../../src/lua/fengari';
 import { templateCacheStats } from '../../src/lua/template';
-import { sandboxStop } from '../../src/lua/sandbox';
 import * as fc from 'fast-check';
 import { jobFor, runSidecar } from '../helpers/oracle';
+import { runInRequest } from '../helpers/httpd-state';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'lua', 'templates');
-const cache = new ChunkCache();
-
 interface Outcome {
   ok: boolean;
   /** The chunk's results through tostring, or the error message. */
@@ -35,23 +31,9 @@ interface Outcome {
  * directory is `cwd`. Strings are binary (one char per byte).
  */
 function run(cwd: string, code: string, register = true): Outcome {
-  const { L, record } = newRequestState(jobFor({ script: 'hello.lua' }), { cwd, log: () => undefined }, DEFAULT_RUNTIME_OPTIONS, cache);
-  const out: Buffer[] = [];
-  record.output = (c) => out.push(Buffer.from(c));
-  assert.equal(lauxlib.luaL_loadstring(L, toLuaString(`local request, httpd = ...\n${code}`)), lua.LUA_OK, 'chunk compiles');
-  if (register) pushRequest(L, record);
-  else lua.lua_pushnil(L);
-  lua.lua_getglobal(L, toLuaString('require'));
-  lua.lua_pushstring(L, toLuaString('httpd'));
-  lua.lua_call(L, 1, 1);
-  const ok = lua.lua_pcall(L, 2, lua.LUA_MULTRET, 0) === lua.LUA_OK;
-  const stop = !ok && sandboxStop(L, -1) !== null;
-  const values: string[] = [];
-  for (let i = 1; i <= lua.lua_gettop(L); i++) {
-    values.push(bytesToBinary(lauxlib.luaL_tolstring(L, i)));
-    lua.lua_pop(L, 1);
-  }
-  return { ok, values, error: ok ? '' : values[0]!, out: Buffer.concat(out).toString('latin1'), stop };
+  const r = runInRequest(code, { cwd, register });
+  const values = (r.error === null ? r.values : [r.error]).map(bytesToBinary);
+  return { ok: r.ok, values, error: r.ok ? '' : values[0]!, out: r.out, stop: r.stop };
 }
 
 let dir = '';

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { checkAccess } from '../../src/scopes';
 import type { AccessRule, Snapshot } from '../../src/scopes/types';
-import { res, removeSite, snapshotFromText, thrown } from './helpers';
+import { res, removeSite, snapshotFromText } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 /** Build a site whose <Directory @ROOT@/www> holds `body`, and give the merged access rule of /a.ws. */
 function withRules(body: string, outer = ''): { snap: Snapshot; root: string; rule: AccessRule | null } {

@@ -4,30 +4,22 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/apache';
 import { buildSnapshot, resolve } from '../../src/scopes';
 import type { Resolution, ResolveRequest, Snapshot } from '../../src/scopes/types';
+import { removeTree, tempDir, writeTree } from '../helpers/tree';
 
 export const SITE = path.resolve(__dirname, '..', '..', '..', 'fixtures', 'httpd-conf', 'site');
 
 /** Write files (relative path → content; a trailing `/` makes a directory) under a fresh temp dir. `@ROOT@` becomes the dir. */
 export function tempSite(files: Record<string, string>): string {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-scopes-')));
-  for (const [rel, text] of Object.entries(files)) {
-    const p = path.join(root, rel);
-    if (rel.endsWith('/')) { fs.mkdirSync(p, { recursive: true }); continue; }
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, text.split('@ROOT@').join(root));
-  }
+  const root = tempDir('lwt-scopes-');
+  writeTree(root, Object.fromEntries(Object.entries(files).map(([rel, text]) => [rel, text.split('@ROOT@').join(root)])));
   return root;
 }
 
-export function removeSite(root: string): void {
-  fs.rmSync(root, { recursive: true, force: true });
-}
+export const removeSite = removeTree;
 
 /** Load `conf` (relative to root) with the real loader and build a snapshot. */
 export function snapshotOf(root: string, conf = 'httpd.conf', env: Record<string, string> = {}): Snapshot {
@@ -47,16 +39,6 @@ export function snapshotFromText(text: string, extra: Record<string, string> = {
 
 export function res(snap: Snapshot, p: string, more: Partial<ResolveRequest> = {}): Resolution {
   return resolve(snap, { path: p, clientIp: '127.0.0.1', ...more });
-}
-
-/** Capture a thrown error for assertions on code, message, file and line. */
-export function thrown(fn: () => unknown): { code?: string; message: string; file?: string; line?: number } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string; file?: string; line?: number };
-  }
-  throw new Error('expected an error, none was thrown');
 }
 
 /** The fixture site's environment (its paths are absolute through ${LWT_SITE}). */

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { formatError } from '../../src/errors';
-import { res, removeSite, snapshotFromText, tempSite, snapshotOf, thrown } from './helpers';
+import { res, removeSite, snapshotFromText, tempSite, snapshotOf } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 /** A site whose <Directory @ROOT@/www> holds `lines`; returns the Lua settings resolve() gives for /a.ws. */
 function luaFor(lines: string, serverLines = '') {

@@ -7,7 +7,8 @@ import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { normalizePath } from '../../src/scopes';
 import type { Snapshot } from '../../src/scopes/types';
-import { res, removeSite, snapshotFromText, thrown } from './helpers';
+import { res, removeSite, snapshotFromText } from './helpers';
+import { thrown } from '../helpers/thrown';
 
 function site(conf: string, files: Record<string, string>): { snap: Snapshot; root: string } {
   return snapshotFromText(conf, files);

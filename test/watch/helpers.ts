@@ -5,27 +5,17 @@
  */
 
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { EventEmitter } from 'node:events';
+import { removeTree, tempDir as tempTreeDir, writeTree } from '../helpers/tree';
 
 /** Generous: watch tests wait for real file-system events on a shared machine. */
 export const EVENT_TIMEOUT_MS = 5_000;
 
+export { removeTree, writeTree };
+
 export function tempDir(prefix = 'lwt-watch-'): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-}
-
-export function writeTree(root: string, files: Record<string, string>): void {
-  for (const [rel, text] of Object.entries(files)) {
-    const f = path.join(root, rel);
-    fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, text);
-  }
-}
-
-export function removeTree(root: string): void {
-  fs.rmSync(root, { recursive: true, force: true });
+  return tempTreeDir(prefix);
 }
 
 /** Save as editors do: write a temp file beside the target, then rename it over. */

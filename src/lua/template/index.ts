@@ -1,0 +1,2 @@
+export { writeTemplate } from './render';
+export { templateCacheStats } from './load';
