@@ -48,49 +48,68 @@ function raiseStop(L: LuaState, stop: SandboxStop): never {
 }
 
 /*
- * Protected calls re-raise the sentinel. Written in Lua so a yield across the
- * wrapped pcall still works (the 5.3 builtins carry the continuation); the
- * builtins are locals named as the globals so argument errors name `pcall`.
+ * Protected calls re-raise the sentinel, and any error once the state ran out
+ * of memory. They are JS functions, as the builtins are, so no Lua upvalue
+ * (debug.getupvalue) leads to an unwrapped pcall; pcall and xpcall follow
+ * fengari's luaB_pcall/luaB_xpcall, continuation included, so a yield across
+ * them still works.
  */
-const WRAPPERS = `
-local isstop, pcall, xpcall, resume, rethrow = ...
-local G, co = _ENV, coroutine
-local function pass(ok, ...)
-  if not ok and isstop((...)) then rethrow((...)) end
-  return ok, ...
-end
-G.pcall = function(f, ...) return pass(pcall(f, ...)) end
-G.xpcall = function(f, h, ...)
-  if h == nil then return pass(xpcall(f, h, ...)) end
-  return pass(xpcall(f, function(e) if isstop(e) then return e end return h(e) end, ...))
-end
-co.resume = function(c, ...) return pass(resume(c, ...)) end
-`;
 
-let wrappersImage: Uint8Array | null = null;
-
-/** The wrappers compiled once per process; each state loads the binary image. */
-function loadWrappers(L: LuaState): void {
-  if (wrappersImage === null) {
-    const T = lauxlib.luaL_newstate();
-    if (lauxlib.luaL_loadbufferx(T, toLuaString(WRAPPERS), 0, toLuaString('=sandbox'), null) !== lua.LUA_OK) {
-      throw new Error(`sandbox wrappers: ${toJsString(lua.lua_tolstring(T, -1))}`);
-    }
-    const parts: number[] = [];
-    lua.lua_dump(T, (_L: LuaState, b: Uint8Array, size: number) => {
-      for (let i = 0; i < size; i++) parts.push(b[i]);
-      return 0;
-    }, null, 0);
-    wrappersImage = Uint8Array.from(parts);
+/** Re-raise the error value on top if it ends the request; otherwise return. */
+function reraiseIfStop(L: LuaState): void {
+  if (memoryExceeded(L)) raiseMemoryError(L);
+  if (sandboxStop(L, -1) !== null) {
+    lua.lua_pushvalue(L, -1);
+    lua.lua_error(L);
   }
-  lauxlib.luaL_loadbufferx(L, wrappersImage, wrappersImage.length, toLuaString('=sandbox'), toLuaString('b', true));
 }
 
-/** A stop sentinel, or any error once the state ran out of memory: both pass through protected calls. */
-const isStop = (L: LuaState): number => {
-  lua.lua_pushboolean(L, sandboxStop(L, 1) !== null || memoryExceeded(L));
+function finishPcall(L: LuaState, status: number, extra: number): number {
+  if (status !== lua.LUA_OK && status !== lua.LUA_YIELD) {
+    reraiseIfStop(L);
+    lua.lua_pushboolean(L, 0);
+    lua.lua_pushvalue(L, -2);
+    return 2;
+  }
+  return lua.lua_gettop(L) - extra;
+}
+
+const sandboxPcall = (L: LuaState): number => {
+  lauxlib.luaL_checkany(L, 1);
+  lua.lua_pushboolean(L, 1);
+  lua.lua_insert(L, 1);
+  return finishPcall(L, lua.lua_pcallk(L, lua.lua_gettop(L) - 2, lua.LUA_MULTRET, 0, 0, finishPcall), 0);
+};
+
+/** xpcall's message handler, kept from seeing (and replacing) what ends the request. */
+const guardedHandler = (L: LuaState): number => {
+  if (memoryExceeded(L) || sandboxStop(L, 1) !== null) return 1;
+  lua.lua_pushvalue(L, lua.lua_upvalueindex(1));
+  lua.lua_insert(L, 1);
+  lua.lua_call(L, lua.lua_gettop(L) - 1, 1);
   return 1;
 };
+
+const sandboxXpcall = (L: LuaState): number => {
+  const n = lua.lua_gettop(L);
+  lauxlib.luaL_checktype(L, 2, lua.LUA_TFUNCTION);
+  lua.lua_pushvalue(L, 2);
+  lua.lua_pushcclosure(L, guardedHandler, 1);
+  lua.lua_replace(L, 2);
+  lua.lua_pushboolean(L, 1);
+  lua.lua_pushvalue(L, 1);
+  lua.lua_rotate(L, 3, 2);
+  return finishPcall(L, lua.lua_pcallk(L, n - 2, lua.LUA_MULTRET, 2, 2, finishPcall), 2);
+};
+
+/** coroutine.resume around the builtin, held here: false plus a stop is re-raised in the resumer. */
+function sandboxResume(resume: (L: LuaState) => number) {
+  return (L: LuaState): number => {
+    const n = resume(L);
+    if (n === 2 && !lua.lua_toboolean(L, -2)) reraiseIfStop(L);
+    return n;
+  };
+}
 
 const osExit = (L: LuaState): number => {
   let code = 0;
@@ -184,18 +203,19 @@ function setField(L: LuaState, table: string, field: string, f: ((L: LuaState) =
  * request's CGI environment, never the sidecar's.
  */
 export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Record<string, string>> = {}): void {
-  loadWrappers(L);
-  lua.lua_pushcfunction(L, isStop);
-  for (const [lib, name] of [['_G', 'pcall'], ['_G', 'xpcall'], ['coroutine', 'resume']] as const) {
-    if (lib === '_G') lua.lua_getglobal(L, toLuaString(name, true));
-    else {
-      lua.lua_getglobal(L, toLuaString(lib, true));
-      lua.lua_getfield(L, -1, toLuaString(name, true));
-      lua.lua_remove(L, -2);
-    }
+  lua.lua_pushcfunction(L, sandboxPcall);
+  lua.lua_setglobal(L, toLuaString('pcall', true));
+  lua.lua_pushcfunction(L, sandboxXpcall);
+  lua.lua_setglobal(L, toLuaString('xpcall', true));
+  lua.lua_getglobal(L, toLuaString('coroutine', true));
+  lua.lua_getfield(L, -1, toLuaString('resume', true));
+  const resume: unknown = lua.lua_tocfunction(L, -1);
+  lua.lua_pop(L, 1);
+  if (typeof resume === 'function') {
+    lua.lua_pushcfunction(L, sandboxResume(resume as (L: LuaState) => number));
+    lua.lua_setfield(L, -2, toLuaString('resume', true));
   }
-  lua.lua_pushcfunction(L, rethrow);
-  lua.lua_call(L, 5, 0);
+  lua.lua_pop(L, 1);
 
   lua.lua_pushcfunction(L, makePrint(ctx));
   lua.lua_setglobal(L, toLuaString('print', true));
@@ -291,13 +311,6 @@ function raiseMemoryError(L: LuaState): never {
 function memoryExceeded(L: LuaState): boolean {
   return limits.get(L.l_G)?.memoryExceeded === true;
 }
-
-/** The wrappers' re-raise: error(e, 0), except that a memory failure stays LUA_ERRMEM. */
-const rethrow = (L: LuaState): number => {
-  if (memoryExceeded(L)) raiseMemoryError(L);
-  lua.lua_settop(L, 1);
-  return lua.lua_error(L);
-};
 
 /** Fail the request if its heap growth, confirmed after a collection, is over the limit. */
 function checkMemory(L: LuaState, lim: Limits): void {

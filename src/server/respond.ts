@@ -48,6 +48,19 @@ export function sendError(ctx: RequestContext, reply: Reply): void {
   res.end(body);
 }
 
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field content: VCHAR, obs-text, SP and HTAB (httpd's ap_scan_http_field_content).
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** httpd's check_headers (http_filters.c): the log line for the first header it would refuse, or null. */
+export function invalidHeader(headers: ReadonlyArray<readonly [string, string]>): string | null {
+  for (const [name, value] of headers) {
+    if (!TOKEN.test(name)) return `Response header name '${name}' contains invalid characters, aborting request`;
+    if (BAD_VALUE.test(value)) return `Response header '${name}' value of '${value}' contains invalid characters, aborting request`;
+  }
+  return null;
+}
+
 function headerArray(headers: ReadonlyArray<readonly [string, string]>, extra: Array<[string, string]>): string[] {
   const flat: string[] = [];
   let hasType = false;
@@ -96,6 +109,14 @@ export function dispatch(ctx: RequestContext): Promise<void> {
         return;
       }
       if (msg.head && !res.headersSent) {
+        // Node would throw at writeHead; httpd answers 500 (AH02429/AH02430) and so do we.
+        const refused = invalidHeader(msg.head.headers);
+        if (refused !== null) {
+          log(ctx, 'error', refused.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+          if (!msg.done) handle.abort();
+          sendError(ctx, { status: 500, reason: 'invalid response header' });
+          return;
+        }
         const { status, reason } = statusLine(msg.head.status);
         const extra: Array<[string, string]> = [];
         // 204 and 304 carry no body (RFC 9110), so no length either.

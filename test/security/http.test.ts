@@ -153,6 +153,25 @@ describe('security: HTTP', function () {
   });
 });
 
+describe('security: the error log', function () {
+  this.timeout(30_000);
+  it('keeps one record per line when a client puts %0a in the path (no forged log lines, at any level)', async () => {
+    const site = makeSite();
+    const s = await serve(site, ['--workers', '1', '--log-level', 'debug']);
+    try {
+      const forged = '%5b2026-01-01T00:00:00.000Z%5d%20%5berror%5d%20FORGED';
+      for (const target of [`/nofollow/x%0a${forged}.ws`, `/denied/x%0a${forged}.ws`, `/plain%0d%0a${forged}.lua`]) {
+        await get(s.port, target);
+      }
+      await s.waitForLog(/FORGED[\s\S]*FORGED[\s\S]*FORGED/);
+      for (const line of s.stderr().split('\n')) assert.ok(!line.startsWith('[2026-01-01'), `forged log line: ${line}`);
+    } finally {
+      await s.stop();
+      site.remove();
+    }
+  });
+});
+
 describe('security: the listen address', function () {
   this.timeout(30_000);
   it('defaults to 127.0.0.1:8070', () => {

@@ -201,6 +201,17 @@ describe('server: the sidecar over HTTP with real Lua', function () {
     assert.equal((await request(run.port, '/app/hello.lua')).status, 200);
   });
 
+  for (const kind of ['value', 'name']) {
+    it(`answers 500 as httpd does when a script sets a response header it would refuse (${kind}), and keeps serving`, async () => {
+      const r = await request(run.port, `/app/badheader.lua?${kind}`);
+      assert.equal(r.status, 500);
+      assert.match(r.body.toString(), /<title>500 Internal Server Error<\/title>/);
+      assert.ok(!('x-bad' in r.headers));
+      assert.ok(run.logs.some((l) => /\[error\].*Response header.*contains invalid characters, aborting request/.test(l)), run.logs.join(''));
+      assert.equal((await request(run.port, '/app/hello.lua')).status, 200);
+    });
+  }
+
   it('rejects a body larger than maxBodyBytes with 413', async () => {
     const small = await startSidecar({ maxBodyBytes: 10 });
     try {
