@@ -100,11 +100,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     }
     // Text lines follow httpd's error-log layout: [time] [level] [client addr] message.
     let line = `[${time.toISOString()}] [${lvl}]`;
-    if (fields?.client) line += ` [client ${fields.client}]`;
+    if (fields?.client) line += ` [client ${oneLine(String(fields.client))}]`;
     line += ` ${oneLine(message)}`;
     if (fields) {
       for (const [k, v] of Object.entries(fields)) {
-        if (k !== 'client' && v !== undefined) line += ` [${k}=${v}]`;
+        if (k !== 'client' && v !== undefined) line += ` [${k}=${oneLine(String(v))}]`;
       }
     }
     out.write(line + '\n');

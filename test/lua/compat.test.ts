@@ -104,6 +104,9 @@ function plain() return type(html) end
 myapp:htmlify("render_.+")
 print(render_page("Hi"))
 print(plain(), _NAME, type(myapp.dispatch_get))`],
+  ['collectgarbage answers every 5.1 option', `print(type(collectgarbage("count")), collectgarbage("count") > 0, collectgarbage(), collectgarbage("collect"))
+print(type(collectgarbage("step")), collectgarbage("setpause", 200), collectgarbage("setstepmul", 200), collectgarbage("stop"), collectgarbage("restart"))
+print(pcall(collectgarbage, "bogus") == false)`],
 ];
 
 describe('Lua 5.1 compatibility (compared with lua5.1)', () => {
