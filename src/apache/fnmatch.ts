@@ -58,17 +58,17 @@ function bracket(pattern: string, i: number): { re: string; end: number } | null
   return null;
 }
 
-function compile(pattern: string): RegExp {
+function compile(pattern: string, pathname = false): RegExp {
   let re = '';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
+    if (c === '*') re += pathname ? '[^/]*' : '.*';
+    else if (c === '?') re += pathname ? '[^/]' : '.';
     else if (c === '[') {
       const b = bracket(pattern, i);
       if (b === null) re += '\\[';
       else {
-        re += b.re;
+        re += (pathname ? '(?!/)' : '') + b.re;
         i = b.end;
       }
     } else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]!);
@@ -89,7 +89,11 @@ export function fnmatch(pattern: string, name: string): boolean {
   return re.test(name);
 }
 
-/** A shell pattern (`*`, `?`, `[...]`) as an anchored RegExp, without the leading-period rule. */
-export function globToRegExp(pattern: string): RegExp {
-  return compile(pattern);
+/**
+ * A shell pattern (`*`, `?`, `[...]`) as an anchored RegExp, without the
+ * leading-period rule. `pathname`: APR_FNM_PATHNAME, as httpd matches
+ * wildcard <Directory>/<Files>/<Location> arguments: no wildcard matches `/`.
+ */
+export function globToRegExp(pattern: string, opts: { pathname?: boolean } = {}): RegExp {
+  return compile(pattern, opts.pathname === true);
 }

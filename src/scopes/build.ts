@@ -12,7 +12,7 @@ import type { AccessRule, VHost } from './types';
 import { isRequireContainer, parseContainer, checkNegativeInOr, checkHasPositive } from './access';
 import { applyDirective, compileRegex, isRelevantKey, newDirDraft, type ApplyContext, type DirDraft, type Level, type ServerDraft } from './directive-table';
 import { EMPTY_CONF, mergeDirConf, type DirConf } from './dir-conf';
-import { globToRegExp, hasWildcard, type IfRecord, type Model, type SectionKind, type SectionModel, type ServerModel } from './model';
+import { sectionGlob, hasWildcard, type IfRecord, type Model, type SectionKind, type SectionModel, type ServerModel } from './model';
 import { parseServerName, parseVhostAddress, serverNameHost } from './vhosts';
 
 /** Debian's compiled-in DocumentRoot (`apache2 -S` shows it when none is configured). */
@@ -159,7 +159,7 @@ class Walker {
       key = path.posix.resolve(this.serverRoot, pattern);
       if (!key.endsWith('/')) key += '/';
     }
-    const glob = !isRegex && hasWildcard(key) ? globToRegExp(key) : null;
+    const glob = !isRegex && hasWildcard(key) ? sectionGlob(key) : null;
     const components = info.kind === 'directory' && key !== '/' ? (key.match(/\//g) ?? []).length : 0;
     const draft = newDirDraft();
     const files: SectionModel[] = [];

@@ -10,6 +10,9 @@
 import type { Snapshot, VHost } from './types';
 import type { DirConf, Origin } from './dir-conf';
 import type { AliasDef } from './directive-table';
+import { globToRegExp, hasWildcard } from '../apache/fnmatch';
+
+export { hasWildcard };
 
 export type SectionKind = 'directory' | 'files' | 'location';
 
@@ -77,38 +80,7 @@ export function modelOf(snap: Snapshot): Model {
   return m;
 }
 
-/** apr_fnmatch with APR_FNM_PATHNAME: `*`, `?` and brackets never match `/`; backslash quotes. */
-export function globToRegExp(pattern: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]);
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 2);
-      if (end < 0) { re += '\\['; continue; }
-      let body = pattern.slice(i + 1, end);
-      const neg = body.startsWith('!') || body.startsWith('^');
-      if (neg) body = body.slice(1);
-      re += `(?!/)[${neg ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
-      i = end;
-    } else re += escapeRe(c);
-  }
-  return new RegExp(re + '$');
-}
-
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(c) ? '\\' + c : c;
-}
-
-/** apr_fnmatch_test: does the pattern contain wildcards? */
-export function hasWildcard(p: string): boolean {
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i];
-    if (c === '\\') { i++; continue; }
-    if (c === '*' || c === '?') return true;
-    if (c === '[' && p.indexOf(']', i + 1) > 0) return true;
-  }
-  return false;
+/** apr_fnmatch with APR_FNM_PATHNAME, as httpd matches wildcard section arguments. */
+export function sectionGlob(pattern: string): RegExp {
+  return globToRegExp(pattern, { pathname: true });
 }

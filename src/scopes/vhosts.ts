@@ -9,7 +9,7 @@
 import { confError } from '../errors';
 import type { Directive } from '../apache/types';
 import type { ServerModel, VhostAddress } from './model';
-import { globToRegExp } from './model';
+import { sectionGlob } from './model';
 import { parseAddress, sameAddress } from './ip';
 
 /** One `<VirtualHost>` argument: `*:80`, `_default_:443`, `127.0.0.1:8080`, `[::1]:80`, `*`, `host:*`. */
@@ -90,7 +90,7 @@ function indexOf(vhosts: readonly ServerModel[]): NameIndex {
     for (const n of v.names) {
       if (!/[*?[]/.test(n)) push(idx!.exact, n, i);
       else if (/^\*\.[^*?[]*$/.test(n)) push(idx!.suffix, n.slice(1), i);
-      else idx!.other.push({ i, re: globToRegExp(n) });
+      else idx!.other.push({ i, re: sectionGlob(n) });
     }
   });
   indexes.set(vhosts, idx);
