@@ -7,7 +7,10 @@
  * Stopping a request (os.exit, CPU limit) raises a *stop sentinel*: a light
  * userdata holding a `SandboxStop`. The wrapped pcall/xpcall/coroutine.resume
  * re-raise it, so a script cannot catch its own termination; the runner
- * recognises it with `sandboxStop(L, idx)` and ends only that request.
+ * recognises it with `sandboxStop(L, idx)` and ends only that request. The
+ * per-request memory limit raises a real LUA_ERRMEM instead (mod_lwt's
+ * message and status), re-raised the same way. Limits: see the end of this
+ * file and docs/limits.md.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -110,6 +113,28 @@ function sandboxResume(resume: (L: LuaState) => number) {
     return n;
   };
 }
+
+const GC_OPTIONS = ['stop', 'restart', 'collect', 'count', 'step', 'setpause', 'setstepmul', 'isrunning'];
+const GC_OPTION_STRINGS = GC_OPTIONS.map((o) => toLuaString(o, true));
+
+/**
+ * fengari's collectgarbage raises "lua_gc not implemented"; mod_lwt scripts
+ * call it. V8 owns the memory, so the options answer as Lua 5.1 did without
+ * acting: "count" is this thread's heap in use in KiB (what LuaMemoryLimit
+ * measures the growth of), "step" reports a finished cycle, "setpause" and
+ * "setstepmul" return 5.1's defaults, the others 0.
+ */
+const collectGarbage = (L: LuaState): number => {
+  const option = GC_OPTIONS[lauxlib.luaL_checkoption(L, 1, toLuaString('collect', true), GC_OPTION_STRINGS)];
+  lauxlib.luaL_optinteger(L, 2, 0);
+  switch (option) {
+    case 'count': lua.lua_pushnumber(L, heapInUse() / 1024); break;
+    case 'step': case 'isrunning': lua.lua_pushboolean(L, 1); break;
+    case 'setpause': case 'setstepmul': lua.lua_pushinteger(L, 200); break;
+    default: lua.lua_pushinteger(L, 0);
+  }
+  return 1;
+};
 
 const osExit = (L: LuaState): number => {
   let code = 0;
@@ -217,6 +242,8 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
   }
   lua.lua_pop(L, 1);
 
+  lua.lua_pushcfunction(L, collectGarbage);
+  lua.lua_setglobal(L, toLuaString('collectgarbage', true));
   lua.lua_pushcfunction(L, makePrint(ctx));
   lua.lua_setglobal(L, toLuaString('print', true));
   setField(L, 'os', 'exit', osExit);

@@ -179,6 +179,37 @@ describe('sandbox', () => {
     });
   });
 
+  describe('protected calls', () => {
+    it('leave no Lua upvalue that leads to an unwrapped pcall, xpcall or coroutine.resume', () => {
+      const o = run('for _, f in ipairs({ pcall, xpcall, coroutine.resume }) do print(select("#", debug.getupvalue(f, 1)), select("#", debug.getupvalue(f, 2))) end');
+      assert.deepEqual(printed(o), ['0\t0', '0\t0', '0\t0']);
+    });
+
+    it('keep pcall and xpcall results, argument errors and yields across them as the builtins gave', () => {
+      const o = run([
+        'print(pcall(function(a, b) return a + b, "x" end, 1, 2))',
+        'print(pcall(error, "boom", 0))',
+        'print(xpcall(function(a) error(a, 0) end, function(e) return "handled " .. e end, "it"))',
+        'print(select(2, pcall(pcall)))',
+        'print(select(2, pcall(xpcall, print)))',
+        'local co = coroutine.wrap(function() print(pcall(function() local v = coroutine.yield(1) error("after " .. v, 0) end)) return "end" end)',
+        'print(co()) print(co("resume"))',
+      ].join('\n'));
+      assert.deepEqual(printed(o), [
+        'true\t3\tx', 'false\tboom', 'false\thandled it',
+        "bad argument #1 to 'pcall' (value expected)", "bad argument #2 to 'xpcall' (function expected, got no value)",
+        '1', 'false\tafter resume', 'end',
+      ]);
+    });
+  });
+
+  describe('collectgarbage', () => {
+    it('answers the options mod_lwt scripts use instead of raising "lua_gc not implemented"', () => {
+      const o = run('print(collectgarbage(), collectgarbage("collect"), collectgarbage("count") > 0, collectgarbage("step", 100), collectgarbage("setpause", 100)) print(pcall(collectgarbage, "nope"))');
+      assert.deepEqual(printed(o), ['0\t0\ttrue\ttrue\t200', "false\tbad argument #1 to 'collectgarbage' (invalid option 'nope')"]);
+    });
+  });
+
   describe('memory limit (live heap growth of the thread, docs/limits.md)', () => {
     const KEEP = 'local t = {} for i = 1, 1e6 do t[i] = string.rep("x", 1000) .. i end';
 
