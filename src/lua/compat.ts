@@ -269,34 +269,10 @@ function frexp(L: LuaState): number {
   return 2;
 }
 
-/** fengari does not count Lua memory; the isolate's heap is the nearest figure. */
 /** Heap in use, in KiB: fengari has no Lua allocator, so the worker isolate's heap stands in for it. */
-function heapKb(): number {
-  return getHeapStatistics().used_heap_size / 1024;
-}
-
 function gcinfo(L: LuaState): number {
-  lua.lua_pushnumber(L, Math.floor(heapKb()));
+  lua.lua_pushnumber(L, Math.floor(getHeapStatistics().used_heap_size / 1024));
   return 1;
-}
-
-const GC_OPTIONS = ['stop', 'restart', 'collect', 'count', 'step', 'setpause', 'setstepmul', 'isrunning'];
-
-/**
- * collectgarbage: fengari's raises "lua_gc not implemented" for every option,
- * which breaks 5.1 scripts that call collectgarbage("count") or ("collect").
- * V8 owns the heap, so the control options are accepted and answered as 5.1
- * would with its defaults (pause and step multiplier 200).
- */
-function collectgarbage(L: LuaState): number {
-  const opt = GC_OPTIONS[lauxlib.luaL_checkoption(L, 1, toLuaString('collect', true), GC_OPTIONS.map((o) => toLuaString(o, true)))];
-  switch (opt) {
-    case 'count': lua.lua_pushnumber(L, heapKb()); return 1;
-    case 'step': lua.lua_pushboolean(L, false); return 1;
-    case 'setpause': case 'setstepmul': lua.lua_pushnumber(L, 200); return 1;
-    case 'isrunning': lua.lua_pushboolean(L, true); return 1;
-    default: lua.lua_pushnumber(L, 0); return 1;
-  }
 }
 
 /** 5.1 newproxy([bool | proxy]): an empty userdata, optionally with a (shared) metatable. */
@@ -315,7 +291,7 @@ function newproxy(L: LuaState): number {
 }
 
 type Fn = (L: LuaState) => number;
-const GLOBALS: Array<[string, Fn]> = [['module', module], ['setfenv', setfenv], ['getfenv', getfenv], ['gcinfo', gcinfo], ['newproxy', newproxy], ['collectgarbage', collectgarbage]];
+const GLOBALS: Array<[string, Fn]> = [['module', module], ['setfenv', setfenv], ['getfenv', getfenv], ['gcinfo', gcinfo], ['newproxy', newproxy]];
 const DEBUG: Array<[string, Fn]> = [['getfenv', getfenv], ['setfenv', setfenv]];
 const TABLE: Array<[string, Fn]> = [['getn', tableGetn], ['maxn', tableMaxn], ['setn', tableSetn], ['foreach', tableForeach], ['foreachi', tableForeachi]];
 const MATH: Array<[string, Fn]> = [
