@@ -54,6 +54,10 @@ export function createSidecar(input: SidecarOptions & { snapshot: Snapshot }): S
     keepAliveTimeout: options.idleTimeoutMs,
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
+    // Node enforces headersTimeout/requestTimeout only when it sweeps
+    // connections (every 30 s by default): sweep often enough that a slow
+    // client is cut close to the timeout it was given.
+    connectionsCheckingInterval: Math.min(5_000, options.headersTimeoutMs, options.requestTimeoutMs),
   });
   let nextId = 1;
   let requests = 0;
