@@ -12,7 +12,7 @@
  */
 
 import { getHeapStatistics } from 'node:v8';
-import { lua, lauxlib, toLuaString, toJsString, type LuaState } from './fengari';
+import { lua, lauxlib, toLuaString, toJsString, compileProto, pushProto, type LuaState, type Proto } from './fengari';
 
 const ENV = toLuaString('_ENV', true);
 
@@ -57,7 +57,7 @@ function getfenv(L: LuaState): number {
   return 1;
 }
 
-const EMPTY = new Uint8Array(0);
+let EMPTY_CHUNK: Proto | null = null;
 
 function setfenv(L: LuaState): number {
   lauxlib.luaL_checktype(L, 2, lua.LUA_TTABLE);
@@ -80,7 +80,9 @@ function setEnv(L: LuaState, fidx: number, vidx: number): void {
   const n = envUpvalue(L, fidx);
   if (n === 0) return;
   // An empty chunk owns exactly one fresh upvalue: join f's _ENV to it, then fill it.
-  lauxlib.luaL_loadbufferx(L, EMPTY, 0, toLuaString('=setfenv'), toLuaString('t'));
+  // Compiled once per worker: module() runs this for every module of every request.
+  EMPTY_CHUNK ??= compileProto('', '=setfenv');
+  pushProto(L, EMPTY_CHUNK);
   lua.lua_pushvalue(L, vidx);
   lua.lua_setupvalue(L, -2, 1);
   lua.lua_upvaluejoin(L, fidx, n, -1, 1);
