@@ -152,7 +152,11 @@ async function prepareApache(opts = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-apache-'));
   // Apache started as root runs its children as www-data; they open the lock files here.
   fs.chmodSync(dir, 0o755);
-  const configFile = path.join(dir, 'httpd.conf');
+  // The configuration gets a folder of its own, as /etc/apache2 is apart from
+  // /var/log/apache2: the sidecar watches the folders of the files it read,
+  // and a log written beside them would wake the watcher on every request.
+  fs.mkdirSync(path.join(dir, 'conf'), { mode: 0o755 });
+  const configFile = path.join(dir, 'conf', 'httpd.conf');
   const prepared = {
     dir, configFile, opts, port: 0, url: '',
     write(port) {
