@@ -44,8 +44,8 @@ describe('e2e: deploy/demo.js', function () {
     const res = await get(port, '/hello.ws');
     assert.equal(res.status, 200);
     assert.match(res.body.toString(), /Hello Wsapi!/);
-    // The site writes its pid file into LWT_RUN, the directory of the generated configuration.
-    const runDir = /Apache configuration (\S+)\/httpd\.conf/.exec(out)![1]!;
+    // The site writes its pid file into LWT_RUN, the folder above the generated configuration's conf/.
+    const runDir = /Apache configuration (\S+)\/conf\/httpd\.conf/.exec(out)![1]!;
     const apachePid = Number(fs.readFileSync(path.join(runDir, 'apache2.pid'), 'utf8'));
     demo.kill('SIGINT');
     assert.equal(await exited, 0);
