@@ -33,7 +33,11 @@ export interface Site {
 export function makeSite(): Site {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-sec-')));
   fs.cpSync(FIXTURE, dir, { recursive: true });
-  const link = (target: string, at: string) => fs.symlinkSync(target, path.join(dir, at));
+  // git keeps no empty folders: the folders that hold only links are made here.
+  const link = (target: string, at: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, at)), { recursive: true });
+    fs.symlinkSync(target, path.join(dir, at));
+  };
   link('../outside/secret.ws', 'www/link-out.ws'); // a script name pointing outside the DocumentRoot
   link('plain.lua', 'www/link-plain.ws'); // a script name pointing at a file no handler applies to
   link('ok.ws', 'www/link-ok.lua'); // a non-script name pointing at a script
