@@ -110,7 +110,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
 
   const parsed = parseTarget(req.target);
   if (!parsed.ok) {
-    io.stderr.write(`lwt-sidecar: ${parsed.reason}\n`);
+    io.stderr.write(`lwt-sidecar: ${parsed.reason}${parsed.status === 400 ? ' [LWT_BAD_REQUEST]' : ''}\n`);
     printError(io, parsed.status, req, null);
     return 0;
   }

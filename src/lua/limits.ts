@@ -43,8 +43,6 @@ interface Limits {
 const limits = new WeakMap<object, Limits>();
 /** Time this thread spent blocked outside Lua (waiting for a slow client); not CPU time. */
 let blockedMs = 0;
-/** The LuaMemoryLimit of the request this thread is about to run (see useRequestMemoryLimit). */
-let requestMemoryLimit: number | null = null;
 let forceGc: (() => void) | null = null;
 /** This thread's heap in use between requests (the runtime and its caches), as last collected; -1 before the first request. */
 let liveFloor = -1;
@@ -183,8 +181,8 @@ function applyHook(L: LuaState, lim: Limits): void {
  * Stop the state's Lua code after `ms` milliseconds of running (count hook
  * plus the stop sentinel, so `while true do pcall(f) end` ends too).
  * Coroutines created afterwards inherit the hook. `ms` <= 0 or Infinity
- * removes the limit. Also applies the thread's request memory limit, if one
- * is set (useRequestMemoryLimit).
+ * removes the limit. LuaMemoryLimit is set apart (setMemoryLimit; runRequest
+ * applies the job's).
  *
  * The clock is wall time (performance.now) minus the time the thread spent
  * blocked waiting for a slow client (excludeFromCpuTime): Node 20 has no
@@ -196,7 +194,6 @@ function applyHook(L: LuaState, lim: Limits): void {
 export function setCpuDeadline(L: LuaState, ms: number): void {
   const lim = limitsOf(L);
   lim.deadline = !(ms > 0) || ms === Infinity ? Infinity : requestClock() + ms;
-  if (requestMemoryLimit !== null && lim.memoryLimit === Infinity) setLimit(lim, requestMemoryLimit);
   applyHook(L, lim);
 }
 
@@ -229,13 +226,11 @@ export function setMemoryLimit(L: LuaState, bytes: number): void {
 }
 
 /**
- * The LuaMemoryLimit of the request this thread runs next (null after it):
- * setCpuDeadline applies it to the request's state, so a pool worker sets it
- * around runRequest. Meaningful only where one request runs per thread.
+ * No longer needed: runRequest applies job.memoryLimit itself, for the pool
+ * and `lwt-sidecar request` alike. Kept only until src/workers/worker-main.ts
+ * drops its call; remove then.
  */
-export function useRequestMemoryLimit(bytes: number | null): void {
-  requestMemoryLimit = bytes;
-}
+export function useRequestMemoryLimit(_bytes: number | null): void {}
 
 /** The thread was blocked outside Lua for `ms` (backpressure): that time is not CPU time. */
 export function excludeFromCpuTime(ms: number): void {

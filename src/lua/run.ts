@@ -9,7 +9,7 @@ import { lua, lauxlib, toLuaString, toJsString } from './fengari';
 import { newRequestState, type RequestRecord } from './state';
 import { pushRequest } from './httpd-core';
 import { closeIo } from './iolib';
-import { sandboxStop, setCpuDeadline } from './sandbox';
+import { sandboxStop, setCpuDeadline, setMemoryLimit } from './sandbox';
 import { ChunkCache } from './chunk-cache';
 import type { StateContext } from './context';
 import type { ErrorCode } from '../errors';
@@ -132,6 +132,8 @@ export function runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions
       commit(rec);
       sink.body(chunk);
     };
+    // The one place LuaMemoryLimit is applied, for `serve`'s workers and `request` alike.
+    setMemoryLimit(state.L, job.memoryLimit);
     setCpuDeadline(state.L, opts.cpuLimitMs);
     callConnector(state.L, rec, job.filename);
   } catch (err) {
@@ -139,7 +141,8 @@ export function runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions
       : new Failure(state ? 'LWT_LUA_RUNTIME' : 'LWT_LUA_STATE', state
         ? `Lua runtime error running '${job.filename}': ${(err as Error).message}`
         : `Cannot create Lua state: ${(err as Error).message}`);
-    sink.log('error', failure.message);
+    // The code after mod_lwt's text, as the pool's own failures are logged (src/server/respond.ts).
+    sink.log('error', `${failure.message} [${failure.code}]`);
   }
   if (state) {
     const rec = state.record;

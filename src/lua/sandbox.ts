@@ -173,9 +173,10 @@ function makeCSearcher(ctx: StateContext) {
     for (const candidate of root === null ? [name] : [name, root]) {
       const found = searchPath(ctx, candidate, cpath);
       if (found.file !== null) {
-        return lauxlib.luaL_error(L, toLuaString(
-          `error loading module '${name}' from file '${found.file}':\n\t` +
-          'C modules cannot be loaded in the sidecar (no JavaScript equivalent is installed)'));
+        const why = 'C modules cannot be loaded in the sidecar (no JavaScript equivalent is installed)';
+        // A warning, not an error: a script may probe an optional module with pcall(require, ...).
+        ctx.log('warn', `error loading module '${name}' from file '${found.file}': ${why} [LWT_LUA_C_MODULE]`);
+        return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${why}`));
       }
       tried += found.tried;
     }

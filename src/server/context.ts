@@ -5,6 +5,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorCode } from '../errors';
 import type { LuaJob } from '../lua/types';
 import type { Resolution, Snapshot } from '../scopes/types';
 import type { WorkerPool } from '../workers';
@@ -20,6 +21,8 @@ export interface Reply {
   readonly reason: string;
   /** Log the reason at this level (default: debug). */
   readonly level?: 'debug' | 'info' | 'warn' | 'error';
+  /** The registry code, logged after the reason as ` [CODE]` (as respond.ts logs a failed job). */
+  readonly code?: ErrorCode;
 }
 
 export interface RequestContext {

@@ -26,7 +26,10 @@ export const forwardedPass: Pass = (ctx) => {
 /** (b) Decode and normalise the path ourselves; the query stays verbatim. */
 export const targetPass: Pass = (ctx) => {
   const parsed = parseTarget(ctx.req.url ?? '/');
-  if (!parsed.ok) return { status: parsed.status, reason: parsed.reason, level: 'info' };
+  if (!parsed.ok) {
+    // A 404 here (encoded slash or NUL) is a missing file, not a bad request.
+    return { status: parsed.status, reason: parsed.reason, level: 'info', ...(parsed.status === 400 ? { code: 'LWT_BAD_REQUEST' } : {}) };
+  }
   ctx.target = parsed.target;
   return undefined;
 };
@@ -49,7 +52,7 @@ export const resolvePass: Pass = (ctx) => {
   const client = need(ctx.client, 'client');
   const target = need(ctx.target, 'target');
   const { name, port, valid } = splitHost(client.host);
-  if (!valid) return { status: 400, reason: `invalid Host header '${client.host}'`, level: 'info' };
+  if (!valid) return { status: 400, reason: `invalid Host header '${client.host}'`, level: 'info', code: 'LWT_BAD_REQUEST' };
   const defaultPort = client.scheme === 'https' ? 443 : 80;
   const r = resolve(ctx.snapshot, {
     ...(name !== null ? { host: client.host! } : {}),
@@ -94,7 +97,7 @@ export const bodyPass: Pass = async (ctx) => {
   const max = ctx.opts.maxBodyBytes;
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) {
-    return { status: 413, reason: `the request body (${declared} bytes) exceeds ${max} bytes`, level: 'error' };
+    return { status: 413, reason: `the request body (${declared} bytes) exceeds ${max} bytes`, level: 'error', code: 'LWT_BODY_TOO_LARGE' };
   }
   if (declared === undefined && req.headers['transfer-encoding'] === undefined) {
     ctx.body = new Uint8Array(0);
@@ -115,9 +118,9 @@ export const bodyPass: Pass = async (ctx) => {
       chunks.push(chunk);
     }
   } catch (err) {
-    return { status: 400, reason: `the request body could not be read: ${(err as Error).message}`, level: 'info' };
+    return { status: 400, reason: `the request body could not be read: ${(err as Error).message}`, level: 'info', code: 'LWT_BAD_REQUEST' };
   }
-  if (tooLarge) return { status: 413, reason: `the request body exceeds ${max} bytes`, level: 'error' };
+  if (tooLarge) return { status: 413, reason: `the request body exceeds ${max} bytes`, level: 'error', code: 'LWT_BODY_TOO_LARGE' };
   const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   ctx.body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   return undefined;

@@ -27,7 +27,7 @@ function log(ctx: RequestContext, level: 'debug' | 'info' | 'notice' | 'warn' | 
 
 /** Apache's error document for an early stop, or for a job that failed before anything was sent. */
 export function sendError(ctx: RequestContext, reply: Reply): void {
-  log(ctx, reply.level ?? 'debug', `${reply.status}: ${reply.reason}`);
+  log(ctx, reply.level ?? 'debug', `${reply.status}: ${reply.reason}${reply.code ? ` [${reply.code}]` : ''}`);
   const res = ctx.res;
   if (res.headersSent) {
     if (!res.writableEnded) res.end();

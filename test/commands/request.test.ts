@@ -108,7 +108,46 @@ describe('lwt-sidecar request', () => {
     const r = await request('/bad/teapot.lua');
     assert.equal(r.code, 0);
     assert.equal(split(r.out).head[0], 'HTTP/1.1 500 Internal Server Error');
-    assert.match(r.err, /\[lua:error\] Lua runtime error running '.*teapot\.lua'/);
+    assert.match(r.err, /\[lua:error\] Lua runtime error running '.*teapot\.lua'[^]* \[LWT_LUA_RUNTIME\]\n$/);
+  });
+
+  it('applies the LuaMemoryLimit of the script\'s directory, as serve does', async () => {
+    const www = path.join(dir, 'limited');
+    fs.mkdirSync(www);
+    // About 64 MiB of live strings, kept until the response is sent.
+    fs.writeFileSync(path.join(www, 'grow.lua'), [
+      'module(..., package.seeall)',
+      'function run(wsapi_env)',
+      '  local t = {}',
+      '  for i = 1, 65536 do t[i] = string.rep("x", 1000) .. i end',
+      '  return 200, { ["Content-Type"] = "text/plain" }, coroutine.wrap(function() coroutine.yield("kept " .. #t) end)',
+      'end',
+      '',
+    ].join('\n'));
+    const limited = path.join(dir, 'limited.conf');
+    const section = (limit: string) => [
+      'ServerName localhost',
+      'Listen 80',
+      `DocumentRoot "${www}"`,
+      `<Directory "${www}">`,
+      '    AddHandler lwt-wsapi .lua',
+      '    Require all granted',
+      `    LuaMemoryLimit ${limit}`,
+      '</Directory>',
+      '',
+    ].join('\n');
+    fs.writeFileSync(limited, section('8M'));
+    const r = await request('--config', limited, '/grow.lua');
+    assert.equal(split(r.out).head[0], 'HTTP/1.1 500 Internal Server Error', r.out);
+    assert.equal(r.err, `[lua:error] Lua memory allocation error running '${path.join(www, 'grow.lua')}': not enough memory [LWT_LUA_MEMORY]\n`);
+    fs.writeFileSync(limited, section('256M'));
+    assert.equal(split((await request('--config', limited, '/grow.lua')).out).body, 'kept 65536');
+  });
+
+  it('names LWT_BAD_REQUEST with the reason for a 400', async () => {
+    const r = await request('/../../etc/passwd');
+    assert.equal(split(r.out).head[0], 'HTTP/1.1 400 Bad Request');
+    assert.equal(r.err, 'lwt-sidecar: the path climbs above the root [LWT_BAD_REQUEST]\n');
   });
 
   it('prints WSAPI\'s own 500 page for a script error', async () => {

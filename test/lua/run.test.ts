@@ -75,6 +75,7 @@ describe('runRequest', () => {
       const file = path.join(SCRIPTS, 'bad/teapot.lua');
       assert.ok(errors(r.logs)[0]!.startsWith(`Lua runtime error running '${file}': `), errors(r.logs)[0]);
       assert.match(errors(r.logs)[0]!, /common\.lua:163: attempt to concatenate/);
+      assert.ok(errors(r.logs)[0]!.endsWith(' [LWT_LUA_RUNTIME]'), errors(r.logs)[0]);
     });
 
     it('a Status line without digits fails in the connector (set_status(nil)): C-level, as mod_lwt', () => {
@@ -88,13 +89,16 @@ describe('runRequest', () => {
       const r = runSidecar({ script: 'bad/needs_lpeg.lua' });
       assert.equal(r.status, 500);
       assert.match(errors(r.logs).join('\n'), /error loading module 'lpeg' from file '.*lpeg\.so':\s+C modules cannot be loaded in the sidecar/);
+      const warned = r.logs.filter(([l]) => l === 'warn').map(([, m]) => m);
+      assert.equal(warned.length, 1, warned.join('\n'));
+      assert.match(warned[0]!, /^error loading module 'lpeg' from file '.*lpeg\.so': C modules cannot be loaded in the sidecar \(no JavaScript equivalent is installed\) \[LWT_LUA_C_MODULE\]$/);
     });
 
     it('os.exit() ends only its request, past WSAPI\'s xpcall, logged as a C-level failure', () => {
       const r = runSidecar({ script: 'bad/exit.lua' });
       assert.equal(r.result.ok, false);
       assert.equal(r.result.error?.code, 'LWT_LUA_EXIT');
-      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*exit\.lua': os\.exit\(3\)/);
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*exit\.lua': os\.exit\(3\) ends only this request \[LWT_LUA_EXIT\]$/);
       assert.equal(runSidecar({ script: 'hello.lua' }).status, 200);
     });
 
@@ -102,7 +106,33 @@ describe('runRequest', () => {
       const r = runSidecar({ script: 'bad/loop.lua' }, { ...DEFAULT_RUNTIME_OPTIONS, cpuLimitMs: 150 });
       assert.equal(r.result.ok, false);
       assert.equal(r.result.error?.code, 'LWT_LUA_CPU');
-      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*loop\.lua': CPU time limit exceeded/);
+      assert.match(errors(r.logs)[0]!, /^Lua runtime error running '.*loop\.lua': CPU time limit exceeded \[LWT_LUA_CPU\]$/);
+    });
+
+    it('the job\'s LuaMemoryLimit applies in runRequest itself: over it, mod_lwt\'s memory error with its code', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-run-memory-'));
+      try {
+        // About 64 MiB of live strings, kept until the response is sent.
+        fs.writeFileSync(path.join(dir, 'grow.lua'), [
+          'module(..., package.seeall)',
+          'function run(wsapi_env)',
+          '  local t = {}',
+          '  for i = 1, 65536 do t[i] = string.rep("x", 1000) .. i end',
+          '  return 200, { ["Content-Type"] = "text/plain" }, coroutine.wrap(function() coroutine.yield("kept " .. #t) end)',
+          'end',
+          '',
+        ].join('\n'));
+        const file = path.join(dir, 'grow.lua');
+        const job = jobFor({ script: 'grow.lua', env: { DOCUMENT_ROOT: dir, CONTEXT_DOCUMENT_ROOT: dir, SCRIPT_FILENAME: file } });
+        const r = runSidecar({ ...job, memoryLimit: 8 * 1024 * 1024 });
+        assert.equal(r.result.ok, false, r.body);
+        assert.equal(r.result.error?.code, 'LWT_LUA_MEMORY');
+        assert.equal(r.result.status, 500);
+        assert.deepEqual(errors(r.logs), [`Lua memory allocation error running '${file}': not enough memory [LWT_LUA_MEMORY]`]);
+        assert.equal(runSidecar({ ...job, memoryLimit: 256 * 1024 * 1024 }).body, 'kept 65536');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('a header name WSAPI\'s pipe only partly matches swallows the body, as under mod_lwt', () => {

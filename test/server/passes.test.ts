@@ -32,6 +32,13 @@ describe('server/passes: the request pipeline', () => {
       const r = await request(run.port, '/app/hello.lua', { headers: { Host: 'evil/../x' } });
       assert.equal(r.status, 400);
       assert.match(r.body.toString(), /<title>400 Bad Request<\/title>/);
+      assert.ok(run.logs.some((l) => /\[info\] \[client 127\.0\.0\.1\] 400: invalid Host header 'evil\/\.\.\/x' \[LWT_BAD_REQUEST\]\n$/.test(l)), run.logs.join(''));
+    });
+
+    it('logs a target above the root with its 400 and LWT_BAD_REQUEST', async () => {
+      const r = await request(run.port, '/app/%2e%2e/%2e%2e/%2e%2e/etc/passwd');
+      assert.equal(r.status, 400);
+      assert.ok(run.logs.some((l) => / 400: the path climbs above the root \[LWT_BAD_REQUEST\]\n$/.test(l)), run.logs.join(''));
     });
 
     it('keeps going through every pass for a good request', async () => {

@@ -221,6 +221,10 @@ describe('server: the sidecar over HTTP with real Lua', function () {
       assert.equal(c.status, 413);
       const ok = await request(small.port, '/app/cookies.lua', { method: 'POST', body: 'x'.repeat(10) });
       assert.equal(ok.status, 201);
+      const logged = small.logs.filter((l) => / 413: /.test(l));
+      assert.equal(logged.length, 2, small.logs.join(''));
+      assert.match(logged[0]!, /\[error\] \[client 127\.0\.0\.1\] 413: the request body \(11 bytes\) exceeds 10 bytes \[LWT_BODY_TOO_LARGE\] \[script=.*cookies\.lua\]\n$/);
+      assert.match(logged[1]!, /\[error\] \[client 127\.0\.0\.1\] 413: the request body exceeds 10 bytes \[LWT_BODY_TOO_LARGE\] \[script=.*cookies\.lua\]\n$/);
     } finally {
       await small.sidecar.close();
     }
@@ -289,7 +293,7 @@ describe('server: limits seen from HTTP', function () {
       const r = await request(s.port, '/app/spin.lua');
       assert.equal(r.status, 500);
       assert.match(r.body.toString(), /<title>500 Internal Server Error<\/title>/);
-      assert.ok(s.logs.some((l) => /spin\.lua/.test(l) && /\[error\]/.test(l)), s.logs.join(''));
+      assert.ok(s.logs.some((l) => /\[error\] \[client 127\.0\.0\.1\] Lua runtime error running '.*spin\.lua': CPU time limit exceeded \[LWT_LUA_CPU\]\n$/.test(l)), s.logs.join(''));
       assert.equal((await request(s.port, '/app/hello.lua')).status, 200);
     } finally {
       await s.sidecar.close();
@@ -303,7 +307,7 @@ describe('server: limits seen from HTTP', function () {
       assert.equal(r.status, 500);
       assert.match(r.body.toString(), /<title>500 Internal Server Error<\/title>/);
       const line = s.logs.find((l) => l.includes('strings.lua')) ?? '';
-      assert.ok(line.includes(`[error] [client 127.0.0.1] Lua memory allocation error running '${SITE}/app/strings.lua': not enough memory`), s.logs.join(''));
+      assert.ok(line.endsWith(`[error] [client 127.0.0.1] Lua memory allocation error running '${SITE}/app/strings.lua': not enough memory [LWT_LUA_MEMORY]\n`), s.logs.join(''));
       assert.equal((await request(s.port, '/app/hello.lua')).status, 200);
       assert.equal(s.sidecar.stats().workers.workers, 1);
     } finally {
