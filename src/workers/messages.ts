@@ -27,7 +27,14 @@ export const FLOW_OUTSTANDING = 0;
 export const FLOW_ABORTED = 1;
 /** 1 while the worker is blocked waiting for acknowledgements (the pool's CPU backstop pauses). */
 export const FLOW_WAITING = 2;
-export const FLOW_SLOTS = 3;
+/**
+ * The id of the job the worker may start next. The pool sends a job ahead
+ * while the worker still runs one (no idle round trip between jobs) and can
+ * take it back until the worker claims it (compareExchange to 0), so a job
+ * never waits behind a slow script when another worker is free.
+ */
+export const FLOW_NEXT = 3;
+export const FLOW_SLOTS = 4;
 
 export type ToWorker =
   | { readonly type: 'job'; readonly job: LuaJob };

@@ -4,6 +4,12 @@
  * when all are busy (LWT_QUEUE_FULL beyond it); a worker that dies is
  * replaced and only its job fails.
  *
+ * Send-ahead (FLOW_NEXT in messages.ts): with every worker busy, the queue's
+ * head is posted to a worker whose job still runs, so no thread round trip
+ * separates its jobs; until the worker claims it the pool can take it back.
+ * FLOW_OUTSTANDING is balanced per job (release()): the previous job's late
+ * acknowledgements never loosen the next job's backpressure.
+ *
  * Limits, and how they are measured (docs/limits.md):
  * - CPU: the runtime's count hook stops a script after cpuLimitMs
  *   (RuntimeOptions.cpuLimitMs) of wall time minus the time the worker was
@@ -30,7 +36,7 @@ import { Worker } from 'node:worker_threads';
 import { SidecarError, type ErrorShape } from '../errors';
 import type { LuaJob } from '../lua/types';
 import {
-  FLOW_ABORTED, FLOW_OUTSTANDING, FLOW_SLOTS, FLOW_WAITING,
+  FLOW_ABORTED, FLOW_NEXT, FLOW_OUTSTANDING, FLOW_SLOTS, FLOW_WAITING,
   type FromWorker, type OutputMessage, type PoolRuntimeOptions, type ToWorker, type WorkerInit,
 } from './messages';
 
@@ -76,6 +82,8 @@ interface Task {
   settled: boolean;
   aborted: boolean;
   activeMs: number;
+  /** Bytes received from the worker and not yet acknowledged (this job's share of FLOW_OUTSTANDING). */
+  unacked: number;
   slot: Slot | null;
 }
 
@@ -84,6 +92,8 @@ interface Slot {
   readonly flow: Int32Array;
   readonly heapLimitMb: number;
   task: Task | null;
+  /** Sent ahead while `task` runs; the worker has claimed it once FLOW_NEXT no longer holds its id. */
+  next: Task | null;
   ready: boolean;
   lastTick: number;
   /** Set when the pool ends the worker on purpose; the task has been settled already. */
@@ -115,28 +125,21 @@ export class WorkerPool {
   /** Run a job, or throw LWT_QUEUE_FULL / LWT_CLOSED at once. */
   run(job: LuaJob, handler: JobHandler): JobHandle {
     if (this.closing) throw new SidecarError('LWT_CLOSED', 'the worker pool is closing');
-    const task: Task = { job, handler, settled: false, aborted: false, activeMs: 0, slot: null };
-    const idle = this.idleSlot();
-    if (idle) this.start(idle, task);
-    else if (this.queue.length < this.opts.queueLimit) this.queue.push(task);
-    else throw new SidecarError('LWT_QUEUE_FULL', `all ${this.slots.size} workers are busy and ${this.queue.length} requests are queued`);
+    const task: Task = { job, handler, settled: false, aborted: false, activeMs: 0, unacked: 0, slot: null };
+    if (!this.idleSlot()) {
+      // A job sent ahead still waits for its worker: it counts against queueLimit.
+      let waiting = this.queue.length;
+      for (const s of this.slots) if (s.next) waiting++;
+      if (waiting >= this.opts.queueLimit) {
+        throw new SidecarError('LWT_QUEUE_FULL', `all ${this.slots.size} workers are busy and ${waiting} requests are queued`);
+      }
+    }
+    // Through the queue, so that a job sent ahead is always the oldest waiting one.
+    this.queue.push(task);
+    this.pump();
     return {
       ack: (bytes) => this.ack(task, bytes),
-      abort: () => {
-        task.aborted = true;
-        const slot = task.slot;
-        if (!slot) {
-          const i = this.queue.indexOf(task);
-          if (i >= 0) this.queue.splice(i, 1);
-          this.settle(task);
-          this.checkDrained();
-          return;
-        }
-        if (slot.task === task) {
-          Atomics.store(slot.flow, FLOW_ABORTED, task.job.id);
-          Atomics.notify(slot.flow, FLOW_OUTSTANDING);
-        }
-      },
+      abort: () => this.abort(task),
     };
   }
 
@@ -168,7 +171,10 @@ export class WorkerPool {
     this.closing ??= Promise.resolve();
     const err: ErrorShape = { code: 'LWT_CLOSED', message: 'the worker pool was destroyed' };
     for (const task of this.queue.splice(0)) this.fail(task, err);
-    for (const slot of this.slots) if (slot.task) this.fail(slot.task, err);
+    for (const slot of this.slots) {
+      if (slot.task) this.fail(slot.task, err);
+      if (slot.next) this.fail(slot.next, err);
+    }
     // A close() that was waiting for these jobs ends with the destroy.
     const drained = this.drained;
     this.drained = null;
@@ -200,7 +206,7 @@ export class WorkerPool {
     });
     const slot: Slot = {
       worker, flow: new Int32Array(flow), heapLimitMb: this.heapLimitMb,
-      task: null, ready: false, lastTick: 0, retiring: false, error: null,
+      task: null, next: null, ready: false, lastTick: 0, retiring: false, error: null,
     };
     worker.stdout.resume();
     worker.stderr.resume();
@@ -217,6 +223,7 @@ export class WorkerPool {
     }
     const task = slot.task;
     if (!task || task.job.id !== msg.id) return;
+    if (msg.type === 'output') task.unacked += msg.bytes;
     if (msg.type === 'failed') {
       this.fail(task, msg.error);
       this.release(slot);
@@ -236,12 +243,16 @@ export class WorkerPool {
     this.slots.delete(slot);
     const task = slot.task;
     slot.task = null;
-    if (task && !task.settled) {
-      const oom = (slot.error as NodeJS.ErrnoException | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
-      this.fail(task, oom
-        ? { code: 'LWT_LUA_MEMORY', message: `the request exceeded the worker heap limit (${slot.heapLimitMb} MB)` }
-        : { code: 'LWT_WORKER_DIED', message: `the worker exited (code ${code})${slot.error ? `: ${slot.error.message}` : ''}` });
-    }
+    const oom = (slot.error as NodeJS.ErrnoException | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+    const died: ErrorShape = oom
+      ? { code: 'LWT_LUA_MEMORY', message: `the request exceeded the worker heap limit (${slot.heapLimitMb} MB)` }
+      : { code: 'LWT_WORKER_DIED', message: `the worker exited (code ${code})${slot.error ? `: ${slot.error.message}` : ''}` };
+    if (task) this.fail(task, died);
+    // The job sent ahead waits for another worker, unless it had started on this one.
+    const next = slot.next;
+    if (next && this.takeBack(slot, next)) this.queue.unshift(next);
+    else if (next) this.fail(next, died);
+    slot.next = null;
     if (this.destroyed || (this.closing && !task && this.queue.length === 0)) return;
     if (!slot.retiring) {
       this.opts.onEvent?.('warn', `worker ${slot.worker.threadId} exited${slot.error ? ` (${slot.error.message})` : ` with code ${code}`}; starting a replacement`);
@@ -259,12 +270,52 @@ export class WorkerPool {
     this.pump();
   }
 
+  private abort(task: Task): void {
+    task.aborted = true;
+    const slot = task.slot;
+    if (!slot) {
+      const i = this.queue.indexOf(task);
+      if (i >= 0) this.queue.splice(i, 1);
+      this.settle(task);
+      this.checkDrained();
+      return;
+    }
+    if (this.takeBack(slot, task)) {
+      this.settle(task);
+      if (slot.task === task) this.release(slot);
+      else this.pump();
+      return;
+    }
+    // A worker that has claimed the job sent ahead is done with `task`: the flag must stay the next job's.
+    if (slot.task === task && this.claimed(slot)) return;
+    if (slot.task === task || slot.next === task) {
+      Atomics.store(slot.flow, FLOW_ABORTED, task.job.id);
+      Atomics.notify(slot.flow, FLOW_OUTSTANDING);
+    }
+  }
+
   private ack(task: Task, bytes: number): void {
     const slot = task.slot;
-    // After `done` the worker no longer waits, and FLOW_OUTSTANDING belongs to its next job.
+    // After `done` the job's unacknowledged bytes were released at once (release()).
     if (!slot || slot.task !== task || task.settled) return;
-    Atomics.sub(slot.flow, FLOW_OUTSTANDING, bytes);
+    const n = Math.min(bytes, task.unacked);
+    task.unacked -= n;
+    Atomics.sub(slot.flow, FLOW_OUTSTANDING, n);
     Atomics.notify(slot.flow, FLOW_OUTSTANDING);
+  }
+
+  /** Take back a job posted to `slot` that its worker has not claimed; it then belongs to no slot. */
+  private takeBack(slot: Slot, task: Task): boolean {
+    if (task.settled || (slot.task !== task && slot.next !== task)) return false;
+    if (Atomics.compareExchange(slot.flow, FLOW_NEXT, task.job.id, 0) !== task.job.id) return false;
+    if (slot.next === task) slot.next = null;
+    task.slot = null;
+    return true;
+  }
+
+  /** The worker has finished `task` and started the job sent ahead (its `done` is on the way). */
+  private claimed(slot: Slot): boolean {
+    return slot.next !== null && Atomics.load(slot.flow, FLOW_NEXT) !== slot.next.job.id;
   }
 
   private idleSlot(): Slot | null {
@@ -272,20 +323,40 @@ export class WorkerPool {
     return null;
   }
 
+  /** A busy worker that can take one job ahead: it has claimed its own (FLOW_NEXT holds one id) and keeps its heap cap. */
+  private aheadSlot(): Slot | null {
+    for (const s of this.slots) {
+      if (s.task && !s.next && s.ready && !s.retiring && s.heapLimitMb === this.heapLimitMb
+        && Atomics.load(s.flow, FLOW_NEXT) === 0) return s;
+    }
+    return null;
+  }
+
   private start(slot: Slot, task: Task): void {
-    slot.task = task;
     task.slot = slot;
-    slot.lastTick = Date.now();
-    Atomics.store(slot.flow, FLOW_OUTSTANDING, 0);
-    Atomics.store(slot.flow, FLOW_ABORTED, 0);
-    Atomics.store(slot.flow, FLOW_WAITING, 0);
+    if (slot.task) {
+      slot.next = task;
+    } else {
+      slot.task = task;
+      slot.lastTick = Date.now();
+    }
+    Atomics.store(slot.flow, FLOW_NEXT, task.job.id);
     const msg: ToWorker = { type: 'job', job: task.job };
     slot.worker.postMessage(msg);
   }
 
   private release(slot: Slot): void {
-    slot.task = null;
-    if (slot.heapLimitMb !== this.heapLimitMb) this.retire(slot);
+    const ended = slot.task;
+    // What the client never acknowledged of the ended job no longer holds the worker back.
+    if (ended && ended.unacked > 0) {
+      Atomics.sub(slot.flow, FLOW_OUTSTANDING, ended.unacked);
+      ended.unacked = 0;
+      Atomics.notify(slot.flow, FLOW_OUTSTANDING);
+    }
+    // The job sent ahead is this worker's next (claimed, or about to be).
+    slot.task = slot.next;
+    slot.next = null;
+    if (!slot.task && slot.heapLimitMb !== this.heapLimitMb) this.retire(slot);
     this.pump();
   }
 
@@ -295,17 +366,27 @@ export class WorkerPool {
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
-      const slot = this.idleSlot();
-      if (!slot) break;
-      this.start(slot, this.queue.shift()!);
+    // An idle worker first takes the oldest waiting job: one sent ahead behind a running script.
+    for (let idle = this.idleSlot(); idle; idle = this.idleSlot()) {
+      const task = (idle.ready ? this.takeBackAhead() : null) ?? this.queue.shift();
+      if (!task) break;
+      this.start(idle, task);
     }
+    for (let s = this.aheadSlot(); s && this.queue.length > 0; s = this.aheadSlot()) this.start(s, this.queue.shift()!);
     this.checkDrained();
+  }
+
+  private takeBackAhead(): Task | null {
+    for (const s of this.slots) {
+      const next = s.next;
+      if (next && this.takeBack(s, next)) return next;
+    }
+    return null;
   }
 
   private checkDrained(): void {
     if (!this.drained || this.queue.length > 0) return;
-    for (const s of this.slots) if (s.task) return;
+    for (const s of this.slots) if (s.task || s.next) return;
     const done = this.drained;
     this.drained = null;
     done();
@@ -328,14 +409,19 @@ export class WorkerPool {
     for (const slot of this.slots) {
       const task = slot.task;
       if (!task) continue;
-      if (Atomics.load(slot.flow, FLOW_WAITING) === 0) task.activeMs += now - slot.lastTick;
+      // Once the worker has claimed the job sent ahead, the time is that job's.
+      const running = this.claimed(slot) ? slot.next! : task;
+      if (Atomics.load(slot.flow, FLOW_WAITING) === 0) running.activeMs += now - slot.lastTick;
       slot.lastTick = now;
-      if (task.activeMs > limit && !slot.retiring) {
-        this.fail(task, { code: 'LWT_LUA_CPU', message: `the script ran longer than ${this.opts.runtime.cpuLimitMs} ms; its worker was stopped` });
-        slot.task = null;
-        this.retire(slot);
-        this.checkDrained();
-      }
+      if (running !== task || task.activeMs <= limit || slot.retiring) continue;
+      // Take the job sent ahead back first; if the worker claimed it meanwhile, `task` ended in time.
+      const next = slot.next;
+      if (next && !this.takeBack(slot, next)) continue;
+      this.fail(task, { code: 'LWT_LUA_CPU', message: `the script ran longer than ${this.opts.runtime.cpuLimitMs} ms; its worker was stopped` });
+      slot.task = null;
+      this.retire(slot);
+      if (next) this.queue.unshift(next);
+      this.pump();
     }
   }
 }

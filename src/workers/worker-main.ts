@@ -12,7 +12,7 @@ import { ChunkCache, DEFAULT_RUNTIME_OPTIONS, runRequest } from '../lua';
 import { excludeFromCpuTime, useRequestMemoryLimit } from '../lua/sandbox';
 import type { LogLevel, LuaJob, ResponseSink, RunResult, RuntimeOptions } from '../lua/types';
 import {
-  FLOW_ABORTED, FLOW_OUTSTANDING, FLOW_WAITING,
+  FLOW_ABORTED, FLOW_NEXT, FLOW_OUTSTANDING, FLOW_WAITING,
   type FromWorker, type OutputHead, type ToWorker, type WorkerInit,
 } from './messages';
 
@@ -109,6 +109,9 @@ function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
 }
 
 function runJob(job: LuaJob): void {
+  // Claim the job: the pool may have sent it ahead and taken it back since (FLOW_NEXT).
+  // FLOW_OUTSTANDING is not reset: the pool removes the previous job's unacknowledged bytes itself.
+  if (Atomics.compareExchange(flow, FLOW_NEXT, job.id, 0) !== job.id) return;
   const out = new JobOutput(job.id);
   let result: RunResult;
   // The runtime applies it to the request's state (the per-request LuaMemoryLimit, docs/limits.md).
