@@ -225,13 +225,6 @@ export function setMemoryLimit(L: LuaState, bytes: number): void {
   applyHook(L, lim);
 }
 
-/**
- * No longer needed: runRequest applies job.memoryLimit itself, for the pool
- * and `lwt-sidecar request` alike. Kept only until src/workers/worker-main.ts
- * drops its call; remove then.
- */
-export function useRequestMemoryLimit(_bytes: number | null): void {}
-
 /** The thread was blocked outside Lua for `ms` (backpressure): that time is not CPU time. */
 export function excludeFromCpuTime(ms: number): void {
   if (ms > 0) blockedMs += ms;

@@ -20,7 +20,7 @@ import { SandboxStop, raiseStop, sandboxStop } from './stop';
 import { heapInUse, memoryExceeded, meterAllocations, raiseMemoryError } from './limits';
 
 export { SandboxStop, sandboxStop, isExitSentinel } from './stop';
-export { setCpuDeadline, setMemoryLimit, useRequestMemoryLimit, excludeFromCpuTime } from './limits';
+export { setCpuDeadline, setMemoryLimit, excludeFromCpuTime } from './limits';
 
 /*
  * Protected calls re-raise the sentinel, and any error once the state ran out

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toShape, isSidecarError, type ErrorShape } from '../errors';
 import { ChunkCache, DEFAULT_RUNTIME_OPTIONS, runRequest } from '../lua';
-import { excludeFromCpuTime, useRequestMemoryLimit } from '../lua/sandbox';
+import { excludeFromCpuTime } from '../lua/sandbox';
 import type { LogLevel, LuaJob, ResponseSink, RunResult, RuntimeOptions } from '../lua/types';
 import {
   FLOW_ABORTED, FLOW_NEXT, FLOW_OUTSTANDING, FLOW_WAITING,
@@ -114,8 +114,7 @@ function runJob(job: LuaJob): void {
   if (Atomics.compareExchange(flow, FLOW_NEXT, job.id, 0) !== job.id) return;
   const out = new JobOutput(job.id);
   let result: RunResult;
-  // The runtime applies it to the request's state (the per-request LuaMemoryLimit, docs/limits.md).
-  useRequestMemoryLimit(job.memoryLimit);
+  // runRequest applies job.memoryLimit to the request's state itself (docs/limits.md).
   try {
     result = runRequest(job, out, runtime, cache);
   } catch (err) {
@@ -125,8 +124,6 @@ function runJob(job: LuaJob): void {
     const msg: FromWorker = { type: 'failed', id: job.id, error };
     port!.postMessage(msg);
     return;
-  } finally {
-    useRequestMemoryLimit(null);
   }
   out.flush(result);
 }
