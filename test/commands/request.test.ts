@@ -11,6 +11,8 @@ import { run } from '../../src/commands/request';
 import { main } from '../../src/cli';
 import { SCRIPTS, runOracle } from '../helpers/oracle';
 
+const GROW_SCRIPT = path.join(SCRIPTS, 'grow.lua');
+
 let dir = '';
 let conf = '';
 
@@ -114,16 +116,7 @@ describe('lwt-sidecar request', () => {
   it('applies the LuaMemoryLimit of the script\'s directory, as serve does', async () => {
     const www = path.join(dir, 'limited');
     fs.mkdirSync(www);
-    // About 64 MiB of live strings, kept until the response is sent.
-    fs.writeFileSync(path.join(www, 'grow.lua'), [
-      'module(..., package.seeall)',
-      'function run(wsapi_env)',
-      '  local t = {}',
-      '  for i = 1, 65536 do t[i] = string.rep("x", 1000) .. i end',
-      '  return 200, { ["Content-Type"] = "text/plain" }, coroutine.wrap(function() coroutine.yield("kept " .. #t) end)',
-      'end',
-      '',
-    ].join('\n'));
+    fs.copyFileSync(GROW_SCRIPT, path.join(www, 'grow.lua'));
     const limited = path.join(dir, 'limited.conf');
     const section = (limit: string) => [
       'ServerName localhost',

@@ -12,6 +12,8 @@ import { newRequestState, mergeLuaPath, ChunkCache, DEFAULT_RUNTIME_OPTIONS } fr
 import { jobFor, runSidecar, SCRIPTS, type CgiRequest } from '../helpers/oracle';
 import type { LogLevel, LuaJob } from '../../src/lua/types';
 
+const GROW_SCRIPT = path.join(SCRIPTS, 'grow.lua');
+
 function errors(logs: Array<[LogLevel, string]>): string[] {
   return logs.filter(([l]) => l === 'error').map(([, m]) => m);
 }
@@ -112,16 +114,7 @@ describe('runRequest', () => {
     it('the job\'s LuaMemoryLimit applies in runRequest itself: over it, mod_lwt\'s memory error with its code', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lwt-run-memory-'));
       try {
-        // About 64 MiB of live strings, kept until the response is sent.
-        fs.writeFileSync(path.join(dir, 'grow.lua'), [
-          'module(..., package.seeall)',
-          'function run(wsapi_env)',
-          '  local t = {}',
-          '  for i = 1, 65536 do t[i] = string.rep("x", 1000) .. i end',
-          '  return 200, { ["Content-Type"] = "text/plain" }, coroutine.wrap(function() coroutine.yield("kept " .. #t) end)',
-          'end',
-          '',
-        ].join('\n'));
+        fs.copyFileSync(GROW_SCRIPT, path.join(dir, 'grow.lua'));
         const file = path.join(dir, 'grow.lua');
         const job = jobFor({ script: 'grow.lua', env: { DOCUMENT_ROOT: dir, CONTEXT_DOCUMENT_ROOT: dir, SCRIPT_FILENAME: file } });
         const r = runSidecar({ ...job, memoryLimit: 8 * 1024 * 1024 });

@@ -175,3 +175,20 @@ export function assertNothingExposed(r: Exchange, what: string): void {
   assert.ok([400, 403, 404, 405, 501].includes(r.status), `${what}: status ${r.status}\n${r.raw.slice(0, 300)}`);
   for (const m of MARKERS) assert.ok(!r.raw.includes(m), `${what}: the response contains ${JSON.stringify(m)}`);
 }
+
+/** A fresh copy of the site served by `lwt-sidecar serve` for a describe block; both end after it. */
+export function useServedSite(args: string[] = ['--workers', '2']): { readonly site: Site; readonly sidecar: Served } {
+  const ref: { site?: Site; sidecar?: Served } = {};
+  before(async () => {
+    ref.site = makeSite();
+    ref.sidecar = await serve(ref.site, args);
+  });
+  after(async () => {
+    await ref.sidecar?.stop();
+    ref.site?.remove();
+  });
+  return {
+    get site() { return ref.site!; },
+    get sidecar() { return ref.sidecar!; },
+  };
+}

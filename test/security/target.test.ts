@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { assertNothingExposed, exchange, get, makeSite, ROOT, serve, type Served, type Site } from './helpers';
+import { assertNothingExposed, exchange, get, ROOT, useServedSite } from './helpers';
 
 /** Targets that climb out of the DocumentRoot or into a denied directory, in every encoding. */
 const TRAVERSALS: Array<[string, string]> = [
@@ -47,80 +47,71 @@ const TRAVERSALS: Array<[string, string]> = [
 
 describe('security: the request target', function () {
   this.timeout(30_000);
-  let site: Site;
-  let sidecar: Served;
-  before(async () => {
-    site = makeSite();
-    sidecar = await serve(site, ['--workers', '2']);
-  });
-  after(async () => {
-    await sidecar?.stop();
-    site?.remove();
-  });
+  const served = useServedSite();
 
   it('serves the harmless script (the probes below are refused for their target, not for a broken site)', async () => {
-    const r = await get(sidecar.port, '/ok.ws');
+    const r = await get(served.sidecar.port, '/ok.ws');
     assert.equal(r.status, 200);
     assert.equal(r.body, 'OK');
   });
 
   for (const [name, target] of TRAVERSALS) {
     it(`refuses ${name} (${target}) and never runs or reads the target`, async () => {
-      assertNothingExposed(await get(sidecar.port, target), target);
+      assertNothingExposed(await get(served.sidecar.port, target), target);
     });
   }
 
   it('reads `..;` after a script as its PATH_INFO, never as a climb into a denied directory', async () => {
-    const r = await get(sidecar.port, '/ok.ws/..;/denied/x.ws');
+    const r = await get(served.sidecar.port, '/ok.ws/..;/denied/x.ws');
     assert.equal(r.body, 'OK');
     assert.ok(!r.raw.includes('DENIED-RAN'));
   });
 
   it('answers 400 to `..` above the root, as httpd does', async () => {
-    assert.equal((await get(sidecar.port, '/../outside/secret.ws')).status, 400);
-    assert.equal((await get(sidecar.port, '/%2e%2e/outside/secret.ws')).status, 400);
+    assert.equal((await get(served.sidecar.port, '/../outside/secret.ws')).status, 400);
+    assert.equal((await get(served.sidecar.port, '/%2e%2e/outside/secret.ws')).status, 400);
   });
 
   it('answers 404 to an encoded slash and to NUL, as httpd with AllowEncodedSlashes Off', async () => {
-    assert.equal((await get(sidecar.port, '/denied%2fx.ws')).status, 404);
-    assert.equal((await get(sidecar.port, '/ok.ws%00')).status, 404);
+    assert.equal((await get(served.sidecar.port, '/denied%2fx.ws')).status, 404);
+    assert.equal((await get(served.sidecar.port, '/ok.ws%00')).status, 404);
   });
 
   it('refuses a raw NUL byte in the request line', async () => {
     const head = Buffer.concat([Buffer.from('GET /plain.lua'), Buffer.from([0]), Buffer.from('.ws HTTP/1.1\r\nHost: www.sec.test\r\nConnection: close\r\n\r\n')]);
-    const r = await exchange(sidecar.port, head);
+    const r = await exchange(served.sidecar.port, head);
     assertNothingExposed(r, 'raw NUL');
   });
 
   it('refuses the asterisk-form target of OPTIONS *', async () => {
-    const r = await get(sidecar.port, '*', [], { method: 'OPTIONS' });
+    const r = await get(served.sidecar.port, '*', [], { method: 'OPTIONS' });
     assertNothingExposed(r, 'OPTIONS *');
   });
 
   it('never tunnels a CONNECT request', async () => {
-    const r = await exchange(sidecar.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', { timeoutMs: 3000 });
+    const r = await exchange(served.sidecar.port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', { timeoutMs: 3000 });
     assert.ok(!/^HTTP\/1\.1 200/.test(r.raw), r.raw);
     assert.ok(!r.raw.includes('SSH-'), r.raw);
-    assert.equal((await get(sidecar.port, '/ok.ws')).body, 'OK');
+    assert.equal((await get(served.sidecar.port, '/ok.ws')).body, 'OK');
   });
 
   it('runs a script for OPTIONS as mod_lwt did (the handler does not filter methods), and refuses it under a denied directory', async () => {
-    assert.equal((await get(sidecar.port, '/ok.ws', [], { method: 'OPTIONS' })).body, 'OK');
-    assertNothingExposed(await get(sidecar.port, '/denied/x.ws', [], { method: 'OPTIONS' }), 'OPTIONS /denied/x.ws');
+    assert.equal((await get(served.sidecar.port, '/ok.ws', [], { method: 'OPTIONS' })).body, 'OK');
+    assertNothingExposed(await get(served.sidecar.port, '/denied/x.ws', [], { method: 'OPTIONS' }), 'OPTIONS /denied/x.ws');
   });
 
   it('ignores the host of an absolute-form target: the Host header picks the virtual host (noted: httpd would use the target\'s host)', async () => {
     // RFC 9112 §3.2.2 says the target's host wins; the sidecar uses Host. Either way the rules of
     // the virtual host chosen apply, so no script outside its scope runs.
-    const r = await get(sidecar.port, 'http://other.sec.test/o.ws');
+    const r = await get(served.sidecar.port, 'http://other.sec.test/o.ws');
     assert.equal(r.status, 404);
   });
 
   describe('lwt-sidecar request', () => {
     const run = (target: string): { status: number; out: string } => {
       try {
-        const out = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'lwt-sidecar'), 'request', '--config', site.config, '--host', 'www.sec.test', target], {
-          env: { ...process.env, SEC_SITE: site.dir }, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'],
+        const out = execFileSync(process.execPath, [path.join(ROOT, 'bin', 'lwt-sidecar'), 'request', '--config', served.site.config, '--host', 'www.sec.test', target], {
+          env: { ...process.env, SEC_SITE: served.site.dir }, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'],
         });
         return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0), out };
       } catch (err) {
