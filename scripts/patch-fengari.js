@@ -302,6 +302,15 @@ const EDITS = [
   ['defs.js',
     'const to_luastring_cache = {};',
     `const to_luastring_cache = {};\nconst lwt_interned = new WeakSet(); ${MARK}\nmodule.exports.lwt_interned = lwt_interned;`],
+  // luaS_hash is the key of every string in a table and the equality test of long strings.
+  // Unpadded hex made "\1\35" and "\18\3" one string ("|123"); one character per byte cannot collide.
+  ['lstring.js',
+    '    let s = "|";\n    for (let i=0; i<len; i++)\n        s += str[i].toString(16);\n    return s;',
+    `    if (len > 16) return "|" + lwt_latin1Slice.call(str, 0, len); ${MARK} /* one character per byte */\n` +
+    '    let s = "|";\n    for (let i=0; i<len; i++)\n        s += String.fromCharCode(str[i]);\n    return s;'],
+  ['lstring.js',
+    'const { lua_assert } = require("./llimits.js");',
+    `const { lua_assert } = require("./llimits.js");\nconst lwt_latin1Slice = require("buffer").Buffer.prototype.latin1Slice; ${MARK}`],
   ['lstring.js',
     'module.exports.luaS_eqlngstr    = luaS_eqlngstr;',
     `/* A TString is immutable (its hash is computed once): one per interned byte string. */ ${MARK}\n` +

@@ -128,8 +128,12 @@ export function assertPatched(): void {
   lauxlib.luaL_loadstring(L, toLuaString('local t = {} for i = 1, 2 do t[i] = function() end end return t[1] ~= t[2]'));
   lua.lua_call(L, 0, 1);
   const freshClosures = lua.lua_toboolean(L, -1);
-  if (s !== '5' || isInt || !freshClosures) {
-    throw new Error('fengari is not patched (Lua 5.1 numbers, no closure cache): run `node scripts/patch-fengari.js` (npm postinstall)');
+  // Unpadded hex string keys made these two one string.
+  lauxlib.luaL_loadstring(L, toLuaString('return "\\1\\35" ~= "\\18\\3"'));
+  lua.lua_call(L, 0, 1);
+  const distinctKeys = lua.lua_toboolean(L, -1);
+  if (s !== '5' || isInt || !freshClosures || !distinctKeys) {
+    throw new Error('fengari is not patched (Lua 5.1 numbers, no closure cache, byte string keys): run `node scripts/patch-fengari.js` (npm postinstall)');
   }
 }
 

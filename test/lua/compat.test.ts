@@ -104,6 +104,15 @@ function plain() return type(html) end
 myapp:htmlify("render_.+")
 print(render_page("Hi"))
 print(plain(), _NAME, type(myapp.dispatch_get))`],
+  ['byte strings stay distinct as table keys and in comparisons', `
+local pairs_ = { { "\\1\\35", "\\18\\3" }, { "\\1\\17", "\\17\\1" }, { "\\0\\1\\1", "\\0\\17" }, { ("\\1\\35"):rep(10), ("\\18\\3"):rep(10) } }
+for _, p in ipairs(pairs_) do
+  local t = { [p[1]] = "first" }
+  t[p[2]] = "second"
+  print(p[1] == p[2], t[p[1]], t[p[2]], #p[1], #p[2])
+end
+local n = 0 for k in pairs({ ["\\1\\35"] = 1, ["\\18\\3"] = 2, ["\\255"] = 3, ["\\195\\191"] = 4 }) do n = n + 1 end
+print(n, ("\\200\\1"):byte(1, -1))`],
   ['collectgarbage answers every 5.1 option', `print(type(collectgarbage("count")), collectgarbage("count") > 0, collectgarbage(), collectgarbage("collect"))
 print(type(collectgarbage("step")), collectgarbage("setpause", 200), collectgarbage("setstepmul", 200), collectgarbage("stop"), collectgarbage("restart"))
 print(pcall(collectgarbage, "bogus") == false)`],
