@@ -44,10 +44,14 @@ const limits = new WeakMap<object, Limits>();
 /** Time this thread spent blocked outside Lua (waiting for a slow client); not CPU time. */
 let blockedMs = 0;
 let forceGc: (() => void) | null = null;
-/** This thread's heap in use between requests (the runtime and its caches), as last collected; -1 before the first request. */
+/**
+ * This thread's settled heap between requests (the runtime and its caches),
+ * as last collected; -1 before the first request.
+ */
 let liveFloor = -1;
-/** Uncollected garbage a request may start with before the baseline is taken after a collection (or the limit, if larger). */
+/** Old garbage a request may start with before the baseline is taken after a collection (or the limit, if larger). */
 const GARBAGE_ALLOWANCE = 32 * 1024 * 1024;
+const YOUNG_SPACES = new Set(['new_space', 'new_large_object_space']);
 
 /** Wall time minus the time spent blocked on backpressure. */
 function requestClock(): number {
@@ -58,6 +62,17 @@ function requestClock(): number {
 export function heapInUse(): number {
   const h = v8.getHeapStatistics();
   return h.used_heap_size + h.external_memory;
+}
+
+/**
+ * heapInUse() outside V8's young generation: what survived the scavenges.
+ * Garbage a request leaves behind dies young and does not show here; only
+ * data that lived long enough to be promoted does (a long request's tables).
+ */
+function settledHeap(): number {
+  let young = 0;
+  for (const space of v8.getHeapSpaceStatistics()) if (YOUNG_SPACES.has(space.space_name)) young += space.space_used_size;
+  return heapInUse() - young;
 }
 
 /**
@@ -201,11 +216,14 @@ function setLimit(lim: Limits, bytes: number): void {
   lim.memoryLimit = bytes;
   lim.nextMemoryCheck = 0;
   // Garbage earlier requests left, not yet collected, would count in this request's
-  // favour: past max(limit, 32 MiB) of it, collect first (rare: after a request that
-  // dropped that much; a collection on every request would cost milliseconds each).
+  // favour if V8 collected it during the request. Young garbage (every request's
+  // state) is bounded by the young generation; old garbage is what a request that
+  // held a lot of data drops: past max(limit, 32 MiB) of it, collect first. Only
+  // then: a full collection costs milliseconds and makes V8 discard optimised code.
   let baseline = heapInUse();
-  if (liveFloor < 0) liveFloor = baseline;
-  else if (baseline - liveFloor > Math.max(bytes, GARBAGE_ALLOWANCE)) {
+  const settled = settledHeap();
+  if (liveFloor < 0) liveFloor = settled;
+  else if (settled - liveFloor > Math.max(bytes, GARBAGE_ALLOWANCE)) {
     baseline = liveHeap();
     liveFloor = baseline;
   }
