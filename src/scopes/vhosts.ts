@@ -101,6 +101,15 @@ function portMatches(a: VhostAddress, port: number): boolean {
   return a.port === null || a.port === port;
 }
 
+/**
+ * vhost.c find_ipaddr/find_default_server: an address whose port is the
+ * connection's beats one with a wildcard port (`*:443` over `*:*`).
+ */
+function byPort(vhosts: readonly ServerModel[], all: readonly number[], port: number, hostOk: (a: VhostAddress) => boolean): number[] {
+  const exact = all.filter((i) => vhosts[i].addresses.some((a) => hostOk(a) && a.port === port));
+  return exact.length ? exact : all.filter((i) => vhosts[i].addresses.some((a) => hostOk(a) && a.port === null));
+}
+
 function candidatesFor(vhosts: readonly ServerModel[], idx: NameIndex, port: number, localAddress?: string) {
   const key = `${port}|${localAddress ?? ''}`;
   let c = idx.candidates.get(key);
@@ -109,14 +118,16 @@ function candidatesFor(vhosts: readonly ServerModel[], idx: NameIndex, port: num
   let list: number[];
   const local = localAddress ? parseAddress(localAddress) : null;
   if (local) {
-    const exact = all.filter((i) => vhosts[i].addresses.some((a) => {
-      if (a.host === '*' || !portMatches(a, port)) return false;
+    const exact = byPort(vhosts, all, port, (a) => {
+      if (a.host === '*') return false;
       const ip = parseAddress(a.host);
       return ip !== null && sameAddress(ip, local);
-    }));
-    list = exact.length ? exact : all.filter((i) => vhosts[i].addresses.some((a) => a.host === '*' && portMatches(a, port)));
+    });
+    list = exact.length ? exact : byPort(vhosts, all, port, (a) => a.host === '*');
   } else {
-    list = all.filter((i) => vhosts[i].addresses.some((a) => portMatches(a, port)));
+    // The local address unknown: IP-specific servers stay candidates beside the wildcard ones.
+    const wild = new Set(byPort(vhosts, all, port, (a) => a.host === '*'));
+    list = all.filter((i) => wild.has(i) || vhosts[i].addresses.some((a) => a.host !== '*' && portMatches(a, port)));
   }
   c = { list, set: new Set(list) };
   if (idx.candidates.size > 1000) idx.candidates.clear();

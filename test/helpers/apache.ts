@@ -25,16 +25,27 @@ export interface ApacheOptions {
   extra?: string[];
   port?: number;
   timeoutMs?: number;
+  /** Also serve the site's TLS virtual host (sites/30-www-tls.conf): mod_ssl, a self-signed certificate, a second port. */
+  tls?: boolean;
+  tlsPort?: number;
 }
 
-export interface PreparedApache {
+/** What an Apache started with `tls` adds. */
+export interface TlsEndpoint {
+  readonly tlsUrl: string;
+  readonly tlsPort: number;
+  /** The self-signed certificate (PEM), for a client's `ca`. */
+  readonly tlsCert: string;
+}
+
+export interface PreparedApache extends Partial<TlsEndpoint> {
   readonly dir: string;
   readonly configFile: string;
   readonly port: number;
   readonly url: string;
 }
 
-export interface ApacheProcess {
+export interface ApacheProcess extends Partial<TlsEndpoint> {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
@@ -93,8 +104,8 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  /** Extra `lwt-sidecar serve` arguments. */
-  sidecarArgs?: string[];
+  /** Extra `lwt-sidecar serve` arguments; a function is called in `before`, after earlier hooks ran. */
+  sidecarArgs?: string[] | (() => string[]);
   apache?: Omit<ApacheOptions, 'sidecarUrl'>;
 }
 
@@ -111,7 +122,8 @@ export function useStack(opts: StackOptions = {}): Stack {
     requireApache();
     const sidecarPort = await stack.freePort();
     const prepared = await stack.prepareApache({ ...opts.apache, sidecarUrl: `http://127.0.0.1:${sidecarPort}` });
-    ctx.sidecar = await startSidecar({ config: prepared.configFile, port: sidecarPort, args: opts.sidecarArgs ?? [] });
+    const args = typeof opts.sidecarArgs === 'function' ? opts.sidecarArgs() : opts.sidecarArgs ?? [];
+    ctx.sidecar = await startSidecar({ config: prepared.configFile, port: sidecarPort, args });
     ctx.apache = await startApache(prepared);
   });
   after(async function () {

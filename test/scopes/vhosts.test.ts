@@ -117,6 +117,38 @@ describe('virtual hosts', () => {
   });
 });
 
+describe('a port-specific virtual host beside a wildcard-port one with the same names', () => {
+  let root = '';
+  let snap: Snapshot;
+  before(() => {
+    root = tempSite({
+      'httpd.conf': [
+        'LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so',
+        'LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so',
+        'PidFile @ROOT@/httpd.pid', 'DefaultRuntimeDir @ROOT@', 'ErrorLog @ROOT@/error.log',
+        'ServerName main.test', 'DocumentRoot @ROOT@/main', 'Listen 18090', 'Listen 18443',
+        '<VirtualHost *:*>', '  ServerName www.example.test', '  DocumentRoot @ROOT@/any', '</VirtualHost>',
+        '<VirtualHost *:18443>', '  ServerName www.example.test', '  DocumentRoot @ROOT@/tls', '</VirtualHost>',
+      ].join('\n') + '\n',
+      'main/': '', 'any/': '', 'tls/': '',
+    });
+    snap = snapshotOf(root);
+  });
+  after(() => removeSite(root));
+
+  it('lists the same virtual hosts and defaults as apache2 -S', () => {
+    assertAgrees(snap, apacheS(root, 'httpd.conf'));
+  });
+
+  // vhost.c: the connection's port picks the address group first, then the name within it.
+  for (const [port, want] of [[18443, 'tls'], [18090, 'any']] as const) {
+    it(`serves Host www.example.test on port ${port} from the ${want} host`, () => {
+      const r = resolve(snap, { host: 'www.example.test', port, path: '/' });
+      assert.equal(r.vhost?.documentRoot, path.join(root, want));
+    });
+  }
+});
+
 describe('virtual host selection agrees with apache2 answering on two local addresses', function () {
   this.timeout(30000);
   let root = '';
