@@ -26,6 +26,8 @@ const OPTIONS = {
   'scheme-header': { type: 'string' },
   'port-header': { type: 'string' },
   'request-line-header': { type: 'string' },
+  'user-header': { type: 'string' },
+  'auth-type-header': { type: 'string' },
   'apache-checks-access': { type: 'boolean' },
   'server-software': { type: 'string' },
   'server-addr': { type: 'string' },
@@ -52,6 +54,8 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ['--port-header NAME', `header a trusted peer sets to the client's port, for REMOTE_PORT (default ${DEFAULT_OPTIONS.portHeader})`],
   ['--request-line-header NAME', "header a trusted peer sets to httpd's THE_REQUEST, for the client's own REQUEST_URI "
     + `and SERVER_PROTOCOL (default ${DEFAULT_OPTIONS.requestLineHeader})`],
+  ['--user-header NAME', `header a trusted peer sets to the user Apache authenticated, for REMOTE_USER (default ${DEFAULT_OPTIONS.userHeader})`],
+  ['--auth-type-header NAME', `header a trusted peer sets to Apache's AuthType, for AUTH_TYPE (default ${DEFAULT_OPTIONS.authTypeHeader})`],
   ['--apache-checks-access', 'answer requests whose access rules the sidecar cannot check (Require valid-user, ...) '
     + 'instead of 403: Apache enforces them'],
   ['--server-software TEXT', `SERVER_SOFTWARE and the signature banner (default ${DEFAULT_OPTIONS.serverSoftware})`],
@@ -160,6 +164,8 @@ async function serve(args: string[], io: CommandIO, hups: HupQueue): Promise<num
     ...(values['scheme-header'] !== undefined ? { schemeHeader: values['scheme-header'] } : {}),
     ...(values['port-header'] !== undefined ? { portHeader: values['port-header'] } : {}),
     ...(values['request-line-header'] !== undefined ? { requestLineHeader: values['request-line-header'] } : {}),
+    ...(values['user-header'] !== undefined ? { userHeader: values['user-header'] } : {}),
+    ...(values['auth-type-header'] !== undefined ? { authTypeHeader: values['auth-type-header'] } : {}),
     apacheChecksAccess: values['apache-checks-access'] === true,
     ...(values['server-software'] !== undefined ? { serverSoftware: values['server-software'] } : {}),
     ...(values['server-addr'] !== undefined ? { serverAddr: values['server-addr'] } : {}),

@@ -39,6 +39,13 @@ export interface CgiInput {
   readonly remoteAddr: string;
   /** 0 when unknown (a proxied request whose Apache did not send the port). */
   readonly remotePort: number;
+  /**
+   * REMOTE_USER and AUTH_TYPE: httpd's r->user and r->ap_auth_type, which a
+   * trusted Apache passes on after authenticating (forwarded.ts); binary
+   * strings like the headers. Absent or null: the key is absent (§7).
+   */
+  readonly remoteUser?: string | null;
+  readonly authType?: string | null;
   /** Request headers as the client sent them, duplicates kept. */
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly envOps: EnvOps;
@@ -114,6 +121,9 @@ export function buildCgiEnv(input: CgiInput): Record<string, string> {
   cgi.SERVER_ADMIN = utf8Bytes(input.serverAdmin);
   cgi.SCRIPT_FILENAME = utf8Bytes(input.filename);
   if (input.remotePort > 0) cgi.REMOTE_PORT = String(input.remotePort);
+  // ap_add_common_vars: REMOTE_USER only `if (r->user)`, AUTH_TYPE only `if (r->ap_auth_type)`.
+  if (input.remoteUser) cgi.REMOTE_USER = input.remoteUser;
+  if (input.authType) cgi.AUTH_TYPE = input.authType;
   // mod_ssl's fixup sets HTTPS=on; Apache terminated TLS, the trusted scheme header says so.
   if (input.scheme === 'https') cgi.HTTPS = 'on';
 

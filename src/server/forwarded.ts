@@ -5,6 +5,9 @@
  * X-Forwarded-Server; the scheme header is set by the site's RequestHeader.
  * Only a trusted peer's headers count; from it, the last entries are
  * Apache's and are removed again, so the script sees what the client sent.
+ * The authenticated user and auth type (httpd's r->user, r->ap_auth_type)
+ * come the same way, from headers the snippet sets after Apache's
+ * authentication and removes from every other request.
  */
 
 import { BlockList, isIP } from 'node:net';
@@ -18,7 +21,15 @@ export interface ForwardingOptions {
   readonly portHeader: string;
   /** Lower-case name of the header carrying httpd's THE_REQUEST (optional in the snippet). */
   readonly requestLineHeader: string;
+  /** Lower-case name of the header carrying REMOTE_USER (default DEFAULT_USER_HEADER). */
+  readonly userHeader?: string;
+  /** Lower-case name of the header carrying AUTH_TYPE (default DEFAULT_AUTH_TYPE_HEADER). */
+  readonly authTypeHeader?: string;
 }
+
+/** The names deploy/apache/lwt-sidecar.conf sets (`--user-header`, `--auth-type-header`). */
+export const DEFAULT_USER_HEADER = 'X-Forwarded-User';
+export const DEFAULT_AUTH_TYPE_HEADER = 'X-Forwarded-Auth-Type';
 
 /** The client's request line as Apache received it (httpd's THE_REQUEST). */
 export interface RequestLine {
@@ -42,6 +53,10 @@ export interface ClientView {
   readonly headers: ReadonlyArray<readonly [string, string]>;
   /** From a trusted peer's request-line header; null when not sent. */
   readonly requestLine: RequestLine | null;
+  /** REMOTE_USER (httpd's r->user), from a trusted peer's user header; null when none. */
+  readonly user: string | null;
+  /** AUTH_TYPE (r->ap_auth_type), from a trusted peer's auth-type header; null when none. */
+  readonly authType: string | null;
 }
 
 /** `GET /a%7Eb?x HTTP/1.1` → its parts; null when it is not a request line. */
@@ -103,6 +118,10 @@ export function clientView(
   let scheme: string | null = null;
   let port: string | null = null;
   let requestLine: RequestLine | null = null;
+  const userHeader = (opts.userHeader ?? DEFAULT_USER_HEADER).toLowerCase();
+  const authTypeHeader = (opts.authTypeHeader ?? DEFAULT_AUTH_TYPE_HEADER).toLowerCase();
+  const user: string[] = [];
+  const authType: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
@@ -118,6 +137,8 @@ export function clientView(
       if (key === opts.schemeHeader) { scheme = value.trim().toLowerCase(); continue; }
       if (key === opts.portHeader) { port = value.trim(); continue; }
       if (key === opts.requestLineHeader) { requestLine = parseRequestLine(value); continue; }
+      if (key === userHeader) { user.push(value); continue; }
+      if (key === authTypeHeader) { authType.push(value); continue; }
     }
     headers.push([name, value]);
   }
@@ -148,7 +169,18 @@ export function clientView(
     host,
     headers,
     requestLine,
+    user: single(user),
+    authType: single(authType),
   };
+}
+
+/**
+ * The snippet's `RequestHeader set` sends one copy, and none when Apache
+ * authenticated nobody. An empty value is no value (httpd sets REMOTE_USER
+ * only when r->user is set); repeated copies are not Apache's doing: believe neither.
+ */
+function single(values: readonly string[]): string | null {
+  return values.length === 1 && values[0] !== '' ? values[0]! : null;
 }
 
 function replaceHost(headers: Array<readonly [string, string]>, host: string): void {

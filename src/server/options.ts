@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import { SidecarError } from '../errors';
 import type { RuntimeOptions } from '../lua/types';
 import { createLogger, type Logger } from '../log';
-import { parseTrustedProxies } from './forwarded';
+import { DEFAULT_AUTH_TYPE_HEADER, DEFAULT_USER_HEADER, parseTrustedProxies } from './forwarded';
 
 export type SignatureMode = 'on' | 'off' | 'email';
 
@@ -39,6 +39,10 @@ export interface SidecarOptions {
   schemeHeader?: string;
   portHeader?: string;
   requestLineHeader?: string;
+  /** Header a trusted Apache sets to the authenticated user (REMOTE_USER). */
+  userHeader?: string;
+  /** Header a trusted Apache sets to the authentication type (AUTH_TYPE). */
+  authTypeHeader?: string;
   apacheChecksAccess?: boolean;
   serverSoftware?: string;
   serverAddr?: string | null;
@@ -65,6 +69,8 @@ export interface ResolvedOptions {
   readonly schemeHeader: string;
   readonly portHeader: string;
   readonly requestLineHeader: string;
+  readonly userHeader: string;
+  readonly authTypeHeader: string;
   readonly apacheChecksAccess: boolean;
   readonly serverSoftware: string;
   readonly serverAddr: string | null;
@@ -89,6 +95,8 @@ export const DEFAULT_OPTIONS = {
   schemeHeader: 'X-Forwarded-Proto',
   portHeader: 'X-Forwarded-Client-Port',
   requestLineHeader: 'X-Forwarded-Request-Line',
+  userHeader: DEFAULT_USER_HEADER,
+  authTypeHeader: DEFAULT_AUTH_TYPE_HEADER,
   apacheChecksAccess: false,
   serverSoftware: 'Apache',
   heapBaseMb: 64,
@@ -146,6 +154,8 @@ export function resolveOptions(o: SidecarOptions = {}): ResolvedOptions {
     schemeHeader: headerName('--scheme-header', o.schemeHeader, DEFAULT_OPTIONS.schemeHeader),
     portHeader: headerName('--port-header', o.portHeader, DEFAULT_OPTIONS.portHeader),
     requestLineHeader: headerName('--request-line-header', o.requestLineHeader, DEFAULT_OPTIONS.requestLineHeader),
+    userHeader: headerName('--user-header', o.userHeader, DEFAULT_OPTIONS.userHeader),
+    authTypeHeader: headerName('--auth-type-header', o.authTypeHeader, DEFAULT_OPTIONS.authTypeHeader),
     apacheChecksAccess: o.apacheChecksAccess ?? DEFAULT_OPTIONS.apacheChecksAccess,
     serverSoftware: o.serverSoftware ?? DEFAULT_OPTIONS.serverSoftware,
     serverAddr: o.serverAddr ?? null,

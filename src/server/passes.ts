@@ -19,6 +19,8 @@ export const forwardedPass: Pass = (ctx) => {
     schemeHeader: ctx.opts.schemeHeader,
     portHeader: ctx.opts.portHeader,
     requestLineHeader: ctx.opts.requestLineHeader,
+    userHeader: ctx.opts.userHeader,
+    authTypeHeader: ctx.opts.authTypeHeader,
   });
   return undefined;
 };
@@ -161,6 +163,8 @@ export const jobPass: Pass = (ctx) => {
     serverSignature: serverSignature(sig),
     remoteAddr: client.address,
     remotePort: client.port,
+    remoteUser: client.user,
+    authType: client.authType,
     headers: client.headers,
     envOps: r.env,
     processEnv: process.env,

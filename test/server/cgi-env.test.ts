@@ -81,6 +81,28 @@ describe('server/cgi-env: the CGI environment mod_lwt gave (mod_lwt.md §7)', ()
     assert.ok(!('HTTP_CONTENT_TYPE' in env));
   });
 
+  it('sets REMOTE_USER and AUTH_TYPE only when Apache authenticated someone (ap_add_common_vars)', () => {
+    const env = buildCgiEnv({ ...base, remoteUser: 'alice', authType: 'Basic' });
+    assert.equal(env.REMOTE_USER, 'alice');
+    assert.equal(env.AUTH_TYPE, 'Basic');
+    for (const input of [base, { ...base, remoteUser: null, authType: null }, { ...base, remoteUser: '', authType: '' }]) {
+      const none = buildCgiEnv(input);
+      assert.ok(!('REMOTE_USER' in none));
+      assert.ok(!('AUTH_TYPE' in none));
+    }
+  });
+
+  it('keeps a user name as the bytes Apache sent (no second encoding)', () => {
+    const env = buildCgiEnv({ ...base, remoteUser: Buffer.from('josé', 'utf8').toString('latin1'), authType: 'Basic' });
+    assert.equal(Buffer.from(env.REMOTE_USER!, 'latin1').toString('utf8'), 'josé');
+  });
+
+  it('lets the authenticated user win over a SetEnv REMOTE_USER, and keeps the SetEnv one without a user', () => {
+    const envOps = { set: [['REMOTE_USER', 'fixed']] as const, unset: [], pass: [] };
+    assert.equal(buildCgiEnv({ ...base, envOps, remoteUser: 'alice' }).REMOTE_USER, 'alice');
+    assert.equal(buildCgiEnv({ ...base, envOps }).REMOTE_USER, 'fixed');
+  });
+
   it('sets HTTPS=on for https', () => {
     const env = buildCgiEnv({ ...base, scheme: 'https', serverPort: '443' });
     assert.equal(env.HTTPS, 'on');

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
+import { buildCgiEnv } from '../../src/server/cgi-env';
 import { clientView, parseRequestLine, parseTrustedProxies, splitLast } from '../../src/server/forwarded';
+import { resolveOptions } from '../../src/server/options';
 
 describe('server/forwarded: rebuilding what the client sent to Apache', () => {
   const opts = {
@@ -90,5 +92,82 @@ describe('server/forwarded: rebuilding what the client sent to Apache', () => {
   it('splitLast separates Apache\'s appended entry', () => {
     assert.deepEqual(splitLast('a, b,c'), { before: 'a, b', last: 'c' });
     assert.deepEqual(splitLast('c'), { before: null, last: 'c' });
+  });
+
+  describe('the user Apache authenticated (REMOTE_USER, AUTH_TYPE)', () => {
+    const names = (v: { headers: ReadonlyArray<readonly [string, string]> }) => v.headers.map(([n]) => n.toLowerCase());
+
+    it('takes the user and auth type from a trusted peer and hides the headers from the script', () => {
+      const v = clientView(raw([
+        ['Host', 'h'], ['Authorization', 'Basic YWxpY2U6czNjcmV0'],
+        ['X-Forwarded-User', 'alice'], ['X-Forwarded-Auth-Type', 'Basic'], ['X-Forwarded-For', '10.1.2.3'],
+      ]), '127.0.0.1', 1, opts);
+      assert.equal(v.user, 'alice');
+      assert.equal(v.authType, 'Basic');
+      assert.deepEqual(names(v), ['host', 'authorization']);
+    });
+
+    it('never believes them from an untrusted peer: they stay the client\'s headers', () => {
+      const v = clientView(raw([['X-Forwarded-User', 'admin'], ['X-Forwarded-Auth-Type', 'Basic']]), '192.0.2.9', 1, opts);
+      assert.equal(v.user, null);
+      assert.equal(v.authType, null);
+      assert.deepEqual(names(v), ['x-forwarded-user', 'x-forwarded-auth-type']);
+    });
+
+    it('has no user when the trusted Apache sent none, or an empty one (mod_headers\' `set` of an empty expr)', () => {
+      const none = clientView(raw([['Host', 'h'], ['X-Forwarded-For', '10.1.2.3']]), '127.0.0.1', 1, opts);
+      assert.equal(none.user, null);
+      assert.equal(none.authType, null);
+      const empty = clientView(raw([['X-Forwarded-User', ''], ['X-Forwarded-Auth-Type', '']]), '127.0.0.1', 1, opts);
+      assert.equal(empty.user, null);
+      assert.equal(empty.authType, null);
+      assert.deepEqual(names(empty), []);
+    });
+
+    it('believes no user when the header is repeated: Apache\'s `set` sends one copy', () => {
+      const v = clientView(raw([['X-Forwarded-User', 'alice'], ['x-forwarded-user', 'mallory']]), '127.0.0.1', 1, opts);
+      assert.equal(v.user, null);
+      assert.deepEqual(names(v), []);
+    });
+
+    it('does not take a client\'s `X_Forwarded_User` (which Apache passes through) for the header', () => {
+      const v = clientView(raw([['X_Forwarded_User', 'mallory'], ['X-Forwarded-For', '10.1.2.3']]), '127.0.0.1', 1, opts);
+      assert.equal(v.user, null);
+      assert.deepEqual(names(v), ['x_forwarded_user']);
+    });
+
+    it('reads the names chosen with --user-header / --auth-type-header, and only those', () => {
+      const o = resolveOptions({ userHeader: 'X-Remote-User', authTypeHeader: 'X-Remote-Auth' });
+      const fwd = { ...opts, userHeader: o.userHeader, authTypeHeader: o.authTypeHeader };
+      const v = clientView(raw([['X-Remote-User', 'bob'], ['X-Remote-Auth', 'Digest'], ['X-Forwarded-User', 'mallory']]), '127.0.0.1', 1, fwd);
+      assert.equal(v.user, 'bob');
+      assert.equal(v.authType, 'Digest');
+      assert.deepEqual(names(v), ['x-forwarded-user']);
+      assert.throws(() => resolveOptions({ userHeader: 'X User' }), /--user-header must be a header name/);
+      assert.equal(resolveOptions({}).userHeader, 'x-forwarded-user');
+      assert.equal(resolveOptions({}).authTypeHeader, 'x-forwarded-auth-type');
+    });
+
+    it('gives the script REMOTE_USER/AUTH_TYPE from a trusted Apache, and from a client only its own HTTP_ headers', () => {
+      const env = (peer: string) => {
+        const v = clientView(raw([['Host', 'h'], ['X-Forwarded-User', 'alice'], ['X-Forwarded-Auth-Type', 'Basic']]), peer, 1, opts);
+        return buildCgiEnv({
+          method: 'GET', protocol: 'HTTP/1.1', requestUri: '/a.ws', query: null, scriptName: '/a.ws', pathInfo: '',
+          pathTranslated: '', filename: '/w/a.ws', documentRoot: '/w', contextPrefix: '', contextDocumentRoot: '/w',
+          scheme: v.scheme, serverName: 'h', serverPort: '80', serverAddr: '127.0.0.1', serverAdmin: '', serverSoftware: 'Apache',
+          serverSignature: '', remoteAddr: v.address, remotePort: v.port, remoteUser: v.user, authType: v.authType,
+          headers: v.headers, envOps: { set: [], unset: [], pass: [] }, processEnv: {},
+        });
+      };
+      const viaApache = env('127.0.0.1');
+      assert.equal(viaApache.REMOTE_USER, 'alice');
+      assert.equal(viaApache.AUTH_TYPE, 'Basic');
+      assert.ok(!('HTTP_X_FORWARDED_USER' in viaApache));
+      assert.ok(!('HTTP_X_FORWARDED_AUTH_TYPE' in viaApache));
+      const direct = env('192.0.2.9');
+      assert.ok(!('REMOTE_USER' in direct));
+      assert.ok(!('AUTH_TYPE' in direct));
+      assert.equal(direct.HTTP_X_FORWARDED_USER, 'alice');
+    });
   });
 });
