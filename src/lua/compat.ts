@@ -12,7 +12,7 @@
  */
 
 import { getHeapStatistics } from 'node:v8';
-import { lua, lauxlib, toLuaString, toJsString, compileProto, pushProto, type LuaState, type Proto } from './fengari';
+import { lua, lauxlib, LOADED_TABLE, toLuaString, toJsString, compileProto, pushProto, type LuaState, type Proto } from './fengari';
 
 const ENV = toLuaString('_ENV', true);
 
@@ -116,7 +116,7 @@ function module(L: LuaState): number {
   const modname = lauxlib.luaL_checkstring(L, 1);
   const name = toJsString(modname);
   const lastarg = lua.lua_gettop(L);
-  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
   const loaded = lua.lua_gettop(L);
   lua.lua_getfield(L, loaded, modname);
   if (!lua.lua_istable(L, -1)) {

@@ -18,6 +18,7 @@ export const lualib: any = fengari.lualib;
 const lobject: any = require('fengari/src/lobject.js');
 const lfunc: any = require('fengari/src/lfunc.js');
 const ltable: any = require('fengari/src/ltable.js');
+const LUA_TLNGSTR = lua.LUA_TSTRING | (1 << 4);
 
 /** A Lua string as fengari stores it: bytes. */
 export type LuaString = Uint8Array;
@@ -26,6 +27,10 @@ export type LuaState = any;
 
 /** JS string to Lua bytes (UTF-8). `cache` interns constant strings. */
 export const toLuaString: (s: string, cache?: boolean) => LuaString = fengari.to_luastring;
+/** Registry keys as interned strings: lua_getfield makes a new Lua string for a key that is not. */
+export const LOADED_TABLE: LuaString = toLuaString('_LOADED', true);
+export const PRELOAD_TABLE: LuaString = toLuaString('_PRELOAD', true);
+export const FILE_HANDLE: LuaString = toLuaString('FILE*', true);
 /** Lua bytes to JS string; invalid UTF-8 throws unless `lossy`. */
 export function toJsString(s: LuaString, lossy = true): string {
   return lossy ? Buffer.from(s.buffer, s.byteOffset, s.byteLength).toString('utf8') : fengari.to_jsstring(s);
@@ -81,40 +86,181 @@ export function compileProto(source: string, chunkname: string): Proto {
   return protoAt(T, -1);
 }
 
-/**
- * The raw entries of a table whose values are all numbers, strings, booleans
- * or JS functions without upvalues (a standard library table): nothing in it
- * belongs to a state, so it can fill a new table in any state.
+/*
+ * Images of tables: every table reachable from some roots in a template state,
+ * flattened once per worker, so that a new state gets its own copy by
+ * allocation alone, with no C API calls. Values are shared where nothing in
+ * them belongs to a state (numbers, strings, booleans, light JS functions,
+ * light userdata); tables and C closures are fresh per state, so a script
+ * that changes `string.format` changes only its own. Each table keeps the
+ * template's iteration order, metatables included.
  */
-export type TableImage = ReadonlyArray<readonly [key: unknown, value: unknown]>;
 
-const IMAGE_VALUE_TYPES = new Set<number>([lua.LUA_TNUMBER, lua.LUA_TSTRING, lua.LUA_TBOOLEAN]);
+const enum Ref { Value, Table, Closure, Thread }
 
-/** The image of the table at `idx`, in its iteration order, or null when a value is state-bound. */
-export function tableImage(L: LuaState, idx: number): TableImage | null {
-  const t = lua.lua_absindex(L, idx);
-  const entries: Array<readonly [unknown, unknown]> = [];
-  lua.lua_pushnil(L);
-  while (lua.lua_next(L, t) !== 0) {
-    const k = L.stack[L.top - 2];
-    const v = L.stack[L.top - 1];
-    // A light JS function (LUA_TLCF) has no upvalues: the same JS function serves every state.
-    if (lua.lua_type(L, -2) !== lua.LUA_TSTRING || !(IMAGE_VALUE_TYPES.has(lua.lua_type(L, -1)) || v.ttislcf())) {
-      lua.lua_pop(L, 2);
-      return null;
-    }
-    entries.push([new lobject.TValue(k.type, k.value), new lobject.TValue(v.type, v.value)]);
-    lua.lua_pop(L, 1);
-  }
-  return entries;
+interface ValueShape {
+  readonly ref: Ref;
+  readonly type: number;
+  /** The value itself (Ref.Value) or the index of its table or closure. */
+  readonly value: unknown;
 }
 
-/** Push a new table holding `image`'s entries, in the same order. */
-export function pushTableImage(L: LuaState, image: TableImage): void {
-  const t = ltable.luaH_new(L);
-  for (const [k, v] of image) ltable.luaH_setfrom(L, t, k, v);
-  lua.lua_pushnil(L);
-  L.stack[L.top - 1].sethvalue(t);
+interface EntryShape extends ValueShape {
+  /** The key under which fengari's table Map holds the entry (table_hash of the key). */
+  readonly hash: unknown;
+  readonly keyType: number;
+  readonly key: unknown;
+}
+
+export interface TablesImage {
+  readonly tables: ReadonlyArray<{ readonly entries: readonly EntryShape[]; readonly meta: number }>;
+  readonly closures: ReadonlyArray<{ readonly f: unknown; readonly upvalues: readonly ValueShape[] }>;
+  /** How many tables, from the first, are the roots (given to buildTables or pushed by pushTables). */
+  readonly roots: number;
+}
+
+export interface StateImage extends TablesImage {
+  /** lua_setmetatable for non-table types (the string metatable): table index or -1, per type tag. */
+  readonly typeMetas: readonly number[];
+}
+
+/**
+ * The image of `roots` and everything reachable from them in T, a state built
+ * only for this: it must hold no userdata, Lua functions or threads other
+ * than T itself. `skip` leaves entries out (of the registry: its own slots).
+ */
+function captureTables(T: LuaState, roots: unknown[], skip: (table: number, hash: unknown) => boolean, extra: unknown[] = []) {
+  const tableIndex = new Map<unknown, number>(roots.map((t, i) => [t, i]));
+  const order: unknown[] = [...roots];
+  const closureIndex = new Map<unknown, number>();
+  const closures: Array<{ f: unknown; upvalues: ValueShape[] }> = [];
+
+  const tableRef = (t: unknown): number => {
+    let i = tableIndex.get(t);
+    if (i === undefined) {
+      i = order.length;
+      tableIndex.set(t, i);
+      order.push(t);
+    }
+    return i;
+  };
+  const valueRef = (v: any, where: string): ValueShape => {
+    if (v.ttistable()) return { ref: Ref.Table, type: v.type, value: tableRef(v.value) };
+    if (v.ttisthread() && v.value === T) return { ref: Ref.Thread, type: v.type, value: null };
+    if (v.ttisclosure() && !v.ttisLclosure()) {
+      let i = closureIndex.get(v.value);
+      if (i === undefined) {
+        i = closures.length;
+        closureIndex.set(v.value, i);
+        const shape = { f: v.value.f, upvalues: [] as ValueShape[] };
+        closures.push(shape);
+        shape.upvalues = v.value.upvalue.map((u: unknown) => valueRef(u, `${where} (upvalue)`));
+      }
+      return { ref: Ref.Closure, type: v.type, value: i };
+    }
+    if (v.ttisnumber() || v.ttisstring() || v.ttisboolean() || v.ttislightuserdata() || v.ttislcf()) {
+      return { ref: Ref.Value, type: v.type, value: v.value };
+    }
+    throw new Error(`captureTables: a state-bound value (type ${v.type}) at ${where}`);
+  };
+
+  const extraRefs = extra.map((t) => (t == null ? -1 : tableRef(t)));
+  const tables: Array<{ entries: EntryShape[]; meta: number }> = [];
+  for (let i = 0; i < order.length; i++) {
+    const t: any = order[i];
+    const entries: EntryShape[] = [];
+    for (const [hash, e] of t.strong as Map<unknown, { key: any; value: any }>) {
+      const k = e.key;
+      if (skip(i, hash)) continue;
+      if (!(k.ttisnumber() || k.ttisstring() || k.ttisboolean() || k.ttislightuserdata() || k.ttislcf())) {
+        throw new Error(`captureTables: a state-bound key (type ${k.type}) in table ${i}`);
+      }
+      const v = valueRef(e.value, `table ${i}`);
+      entries.push({ hash, keyType: k.type, key: k.value, ref: v.ref, type: v.type, value: v.value });
+    }
+    tables.push({ entries, meta: t.metatable === null ? -1 : tableRef(t.metatable) });
+  }
+  return { image: { tables, closures, roots: roots.length }, extraRefs };
+}
+
+/** New tables and closures in L for `image`; the roots are `given` when given (filled, not replaced). */
+function buildTables(L: LuaState, image: TablesImage, given: unknown[] | null): any[] {
+  const made: any[] = new Array(image.tables.length);
+  for (let i = 0; i < made.length; i++) made[i] = given !== null && i < given.length ? given[i] : ltable.luaH_new(L);
+  const cls: any[] = new Array(image.closures.length);
+  for (let i = 0; i < cls.length; i++) cls[i] = new lobject.CClosure(L, image.closures[i]!.f, image.closures[i]!.upvalues.length);
+
+  const valueOf = (ref: Ref, value: unknown): unknown =>
+    ref === Ref.Value ? value : ref === Ref.Table ? made[value as number] : ref === Ref.Closure ? cls[value as number] : L;
+
+  for (let i = 0; i < cls.length; i++) {
+    const ups = image.closures[i]!.upvalues;
+    for (let u = 0; u < ups.length; u++) cls[i].upvalue[u] = new lobject.TValue(ups[u]!.type, valueOf(ups[u]!.ref, ups[u]!.value));
+  }
+  const TValue = lobject.TValue;
+  for (let i = 0; i < made.length; i++) {
+    const t = made[i];
+    const { entries, meta } = image.tables[i]!;
+    const strong: Map<unknown, unknown> = t.strong;
+    // ltable.js `add`, for keys the table does not hold yet: entries in a doubly linked list in insertion order.
+    let prev = t.l;
+    for (let j = 0; j < entries.length; j++) {
+      const e = entries[j]!;
+      const entry = {
+        key: new TValue(e.keyType, e.key),
+        value: new TValue(e.type, e.ref === Ref.Value ? e.value : valueOf(e.ref, e.value)),
+        p: prev,
+        n: undefined,
+      };
+      if (prev) prev.n = entry;
+      else t.f = entry;
+      strong.set(e.hash, entry);
+      prev = entry;
+    }
+    t.l = prev;
+    // Metamethods may now be present: drop the "absent" cache.
+    t.flags = 0;
+    if (meta >= 0) t.metatable = made[meta];
+  }
+  return made;
+}
+
+/** The image of the `n` tables on top of T's stack (and all they reach), for pushTables. */
+export function tablesImage(T: LuaState, n: number): TablesImage {
+  const roots: unknown[] = [];
+  for (let i = n; i >= 1; i--) {
+    const v = T.stack[T.top - i];
+    if (!v.ttistable()) throw new Error('tablesImage: not a table');
+    roots.push(v.value);
+  }
+  return captureTables(T, roots, () => false).image;
+}
+
+/** Push new copies of the image's root tables, in the order they were on the template's stack. */
+export function pushTables(L: LuaState, image: TablesImage): void {
+  const made = buildTables(L, image, null);
+  for (let i = 0; i < image.roots; i++) {
+    lua.lua_pushnil(L);
+    L.stack[L.top - 1].sethvalue(made[i]);
+  }
+}
+
+/** The image of a whole template state: its registry, globals and per-type metatables. */
+export function captureState(T: LuaState): StateImage {
+  const registry = T.l_G.l_registry.value;
+  const globals = ltable.luaH_getint(registry, lua.LUA_RIDX_GLOBALS).value;
+  // A new state's registry already holds its main thread and globals.
+  const skip = (table: number, hash: unknown) => table === 0 && (hash === lua.LUA_RIDX_MAINTHREAD || hash === lua.LUA_RIDX_GLOBALS);
+  const { image, extraRefs } = captureTables(T, [registry, globals], skip, Array.from(T.l_G.mt as unknown[]));
+  return { ...image, typeMetas: extraRefs };
+}
+
+/** Give L, fresh from luaL_newstate, its own copy of everything in `image`. */
+export function restoreState(L: LuaState, image: StateImage): void {
+  const registry = L.l_G.l_registry.value;
+  const made = buildTables(L, image, [registry, ltable.luaH_getint(registry, lua.LUA_RIDX_GLOBALS).value]);
+  const mt = L.l_G.mt;
+  for (let i = 0; i < image.typeMetas.length; i++) if (image.typeMetas[i]! >= 0) mt[i] = made[image.typeMetas[i]!];
 }
 
 /** Throws when node_modules/fengari was installed without the postinstall patch. */
@@ -144,6 +290,18 @@ assertPatched();
 export function luaToString(L: LuaState, idx: number): string | null {
   const s = lua.lua_tolstring(L, idx);
   return s === null || s === undefined ? null : toJsString(s);
+}
+
+const lstring: any = require('fengari/src/lstring.js');
+
+/**
+ * Push a binary JS string (one char per byte) as those bytes, building the
+ * Lua string in place: lua_pushstring would copy the bytes a second time.
+ */
+export function pushBinary(L: LuaState, s: string): void {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  L.stack[L.top++] = new lobject.TValue(LUA_TLNGSTR, lstring.luaS_bless(L, bytes));
 }
 
 /** Push a JS string as UTF-8 bytes. */

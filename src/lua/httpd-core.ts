@@ -4,11 +4,12 @@
  * the escapers, deferred functions, logging, stat and time.
  */
 
-import { lua, lauxlib, toLuaString, toJsString, bytesToBinary, binaryToBytes } from './fengari';
+import { lua, lauxlib, LOADED_TABLE, pushBinary, toLuaString, toJsString, bytesToBinary, binaryToBytes } from './fengari';
 import { escapeJs, escapeUri, escapeXml } from './escape';
 import type { LogLevel } from './types';
 import type { AprTable, RequestRecord } from './state';
 import { writeTemplate } from './template';
+import { bindState, stateBindings } from './context';
 
 const APR_META = 'httpd.apr_table';
 const REQUEST_META = 'httpd.request';
@@ -43,7 +44,7 @@ function toKey(L: LuaState, arg: number): string {
 /** A binary string (one char per byte: env and header values, see LuaJob) as the same bytes. */
 function pushLatin1(L: LuaState, s: string | null | undefined): void {
   if (s === null || s === undefined) lua.lua_pushnil(L);
-  else lua.lua_pushstring(L, Buffer.from(s, 'latin1'));
+  else pushBinary(L, s);
 }
 
 /** Text (decoded paths, file names) as UTF-8 bytes: what lfs and io turn back into file names. */
@@ -81,27 +82,28 @@ function aprIterator(L: LuaState): number {
   return 2;
 }
 
+const APR_METHODS: Record<string, JsFn> = {
+  __index: (L) => {
+    pushLatin1(L, checkAprTable(L, 1).get(toKey(L, 2)));
+    return 1;
+  },
+  __newindex: (L) => {
+    const t = checkAprTable(L, 1);
+    const key = toKey(L, 2);
+    if (lua.lua_isnil(L, 3)) t.unset(key);
+    else t.set(key, checkString(L, 3));
+    return 0;
+  },
+  __tostring: (L) => {
+    lua.lua_pushstring(L, toLuaString(`APR table (${lauxlib.luaL_checkudata(L, 1, toLuaString(APR_META, true)).tag})`));
+    return 1;
+  },
+  __pairs: aprIterator,
+};
+
 function openAprMeta(L: LuaState): void {
   lauxlib.luaL_newmetatable(L, toLuaString(APR_META, true));
-  const meta: Record<string, JsFn> = {
-    __index: (L) => {
-      pushLatin1(L, checkAprTable(L, 1).get(toKey(L, 2)));
-      return 1;
-    },
-    __newindex: (L) => {
-      const t = checkAprTable(L, 1);
-      const key = toKey(L, 2);
-      if (lua.lua_isnil(L, 3)) t.unset(key);
-      else t.set(key, checkString(L, 3));
-      return 0;
-    },
-    __tostring: (L) => {
-      lua.lua_pushstring(L, toLuaString(`APR table (${lauxlib.luaL_checkudata(L, 1, toLuaString(APR_META, true)).tag})`));
-      return 1;
-    },
-    __pairs: aprIterator,
-  };
-  setFuncs(L, meta);
+  setFuncs(L, APR_METHODS);
   lua.lua_pop(L, 1);
 }
 
@@ -112,8 +114,22 @@ function setFuncs(L: LuaState, fns: Record<string, JsFn>): void {
   }
 }
 
-function needRequest(L: LuaState, rec: RequestRecord): void {
+/**
+ * The state's request record: httpd.core's functions are shared by every
+ * state (copied from a template, not created per request) and find the
+ * record through the state.
+ */
+function recordOf(L: LuaState): RequestRecord {
+  const rec = stateBindings(L)?.record;
+  if (rec == null) return lauxlib.luaL_error(L, toLuaString('no request record', true)) as never;
+  return rec;
+}
+
+/** The record, once the request userdata is registered (mod_lwt.md §3 step 15). */
+function needRequest(L: LuaState): RequestRecord {
+  const rec = recordOf(L);
   if (!rec.registered) lauxlib.luaL_error(L, toLuaString('no request record', true));
+  return rec;
 }
 
 /** The fields of the `request` userdata (mod_lwt.md §4): each read recomputes. */
@@ -143,22 +159,23 @@ function pushRequestField(L: LuaState, rec: RequestRecord, key: string): void {
   }
 }
 
+const REQUEST_METHODS: Record<string, JsFn> = {
+  __index: (L) => {
+    pushRequestField(L, recordOf(L), toKey(L, 2));
+    return 1;
+  },
+  __tostring: (L) => {
+    lua.lua_pushstring(L, toLuaString(`request (${lua.lua_touserdata(L, 1).tag})`));
+    return 1;
+  },
+};
+
 /** Push the `request` userdata and register it: request-bound functions work from now on (mod_lwt.md §3 step 15). */
 export function pushRequest(L: LuaState, rec: RequestRecord): void {
+  bindState(L).record = rec;
   const ud = lua.lua_newuserdata(L, 0);
   ud.tag = fakePointer();
-  if (lauxlib.luaL_newmetatable(L, toLuaString(REQUEST_META, true))) {
-    setFuncs(L, {
-      __index: (L) => {
-        pushRequestField(L, rec, toKey(L, 2));
-        return 1;
-      },
-      __tostring: (L) => {
-        lua.lua_pushstring(L, toLuaString(`request (${lua.lua_touserdata(L, 1).tag})`));
-        return 1;
-      },
-    });
-  }
+  if (lauxlib.luaL_newmetatable(L, toLuaString(REQUEST_META, true))) setFuncs(L, REQUEST_METHODS);
   lua.lua_setmetatable(L, -2);
   rec.registered = true;
 }
@@ -172,9 +189,9 @@ function escaper(fn: (s: string) => string): JsFn {
 }
 
 /** Log lines are text: the bytes are read as UTF-8, as the io library's stderr does. */
-function logger(rec: RequestRecord, level: LogLevel): JsFn {
+function logger(level: LogLevel): JsFn {
   return (L) => {
-    rec.log(level, toJsString(lauxlib.luaL_checkstring(L, 1)));
+    recordOf(L).log(level, toJsString(lauxlib.luaL_checkstring(L, 1)));
     return 0;
   };
 }
@@ -195,80 +212,107 @@ function coreTime(L: LuaState): number {
   return 1;
 }
 
+const CORE_FUNCTIONS: Record<string, JsFn> = {
+  pairs: aprIterator,
+  set_abort: (L) => {
+    needRequest(L).abort = lua.lua_toboolean(L, 1);
+    return 0;
+  },
+  set_status: (L) => {
+    const n = Math.trunc(lauxlib.luaL_checknumber(L, 1));
+    const rec = needRequest(L);
+    if (!(n >= 100 && n <= 599)) lauxlib.luaL_error(L, toLuaString(`invalid status (expected [100,599], got ${n})`));
+    rec.status = n;
+    return 0;
+  },
+  set_content_type: (L) => {
+    const s = checkString(L, 1);
+    needRequest(L).contentType = s;
+    return 0;
+  },
+  add_header: (L) => {
+    const name = checkString(L, 1);
+    const value = checkString(L, 2);
+    const rec = needRequest(L);
+    (lua.lua_toboolean(L, 3) ? rec.errHeadersOut : rec.headersOut).add(name, value);
+    return 0;
+  },
+  escape_uri: escaper(escapeUri),
+  escape_xml: escaper(escapeXml),
+  escape_js: escaper(escapeJs),
+  defer: (L) => {
+    lauxlib.luaL_checktype(L, 1, lua.LUA_TFUNCTION);
+    const rec = recordOf(L);
+    const onError = lua.lua_toboolean(L, 2);
+    lua.lua_pushvalue(L, 1);
+    (onError ? rec.deferredOnError : rec.deferred).push(lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX));
+    return 0;
+  },
+  debug: logger('debug'),
+  notice: logger('notice'),
+  err: logger('error'),
+  stat: (L) => {
+    const s = needRequest(L).stat();
+    lua.lua_createtable(L, 0, 3);
+    lua.lua_pushnumber(L, s.realtime);
+    lua.lua_setfield(L, -2, toLuaString('realtime', true));
+    lua.lua_pushnumber(L, s.cputime);
+    lua.lua_setfield(L, -2, toLuaString('cputime', true));
+    lua.lua_pushinteger(L, s.memory);
+    lua.lua_setfield(L, -2, toLuaString('memory', true));
+    return 1;
+  },
+  time: coreTime,
+  write_template: (L) => writeTemplate(recordOf(L))(L),
+};
+
+const CORE = toLuaString('httpd.core', true);
+const INPUT = toLuaString('input', true);
+const OUTPUT = toLuaString('output', true);
+
+export interface CoreHandles {
+  input: (L: LuaState) => void;
+  output: (L: LuaState) => void;
+}
+
 /**
  * Open `httpd.core` as mod_lwt's Lua 5.1 build registered it: in
  * package.loaded["httpd.core"] and as the field `core` of a global `httpd`.
  */
-export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: { input: (L: LuaState) => void; output: (L: LuaState) => void }): void {
+export function openHttpdCore(L: LuaState, rec: RequestRecord, handles: CoreHandles): void {
+  openHttpdCoreShared(L);
+  bindHttpdCore(L, rec, handles);
+}
+
+/** httpd.core without the request: the same in every state (`input`/`output` are `false` until bound). */
+export function openHttpdCoreShared(L: LuaState): void {
   openAprMeta(L);
   lua.lua_createtable(L, 0, 20);
-  setFuncs(L, {
-    pairs: aprIterator,
-    set_abort: (L) => {
-      needRequest(L, rec);
-      rec.abort = lua.lua_toboolean(L, 1);
-      return 0;
-    },
-    set_status: (L) => {
-      const n = Math.trunc(lauxlib.luaL_checknumber(L, 1));
-      needRequest(L, rec);
-      if (!(n >= 100 && n <= 599)) lauxlib.luaL_error(L, toLuaString(`invalid status (expected [100,599], got ${n})`));
-      rec.status = n;
-      return 0;
-    },
-    set_content_type: (L) => {
-      const s = checkString(L, 1);
-      needRequest(L, rec);
-      rec.contentType = s;
-      return 0;
-    },
-    add_header: (L) => {
-      const name = checkString(L, 1);
-      const value = checkString(L, 2);
-      needRequest(L, rec);
-      (lua.lua_toboolean(L, 3) ? rec.errHeadersOut : rec.headersOut).add(name, value);
-      return 0;
-    },
-    escape_uri: escaper(escapeUri),
-    escape_xml: escaper(escapeXml),
-    escape_js: escaper(escapeJs),
-    defer: (L) => {
-      lauxlib.luaL_checktype(L, 1, lua.LUA_TFUNCTION);
-      const onError = lua.lua_toboolean(L, 2);
-      lua.lua_pushvalue(L, 1);
-      (onError ? rec.deferredOnError : rec.deferred).push(lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX));
-      return 0;
-    },
-    debug: logger(rec, 'debug'),
-    notice: logger(rec, 'notice'),
-    err: logger(rec, 'error'),
-    stat: (L) => {
-      needRequest(L, rec);
-      const s = rec.stat();
-      lua.lua_createtable(L, 0, 3);
-      lua.lua_pushnumber(L, s.realtime);
-      lua.lua_setfield(L, -2, toLuaString('realtime', true));
-      lua.lua_pushnumber(L, s.cputime);
-      lua.lua_setfield(L, -2, toLuaString('cputime', true));
-      lua.lua_pushinteger(L, s.memory);
-      lua.lua_setfield(L, -2, toLuaString('memory', true));
-      return 1;
-    },
-    time: coreTime,
-    write_template: writeTemplate(rec),
-  });
-  handles.input(L);
-  lua.lua_setfield(L, -2, toLuaString('input', true));
-  handles.output(L);
-  lua.lua_setfield(L, -2, toLuaString('output', true));
+  setFuncs(L, CORE_FUNCTIONS);
+  lua.lua_pushboolean(L, false);
+  lua.lua_setfield(L, -2, INPUT);
+  lua.lua_pushboolean(L, false);
+  lua.lua_setfield(L, -2, OUTPUT);
 
-  lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
+  lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
   lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, toLuaString('httpd.core', true));
+  lua.lua_setfield(L, -2, CORE);
   lua.lua_pop(L, 1);
   lua.lua_createtable(L, 0, 32);
   lua.lua_pushvalue(L, -2);
   lua.lua_setfield(L, -2, toLuaString('core', true));
   lua.lua_setglobal(L, toLuaString('httpd', true));
   lua.lua_pop(L, 1);
+}
+
+/** The request's record and its httpd.input/httpd.output handles, into the httpd.core openHttpdCoreShared made. */
+export function bindHttpdCore(L: LuaState, rec: RequestRecord, handles: CoreHandles): void {
+  bindState(L).record = rec;
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
+  lua.lua_getfield(L, -1, CORE);
+  handles.input(L);
+  lua.lua_setfield(L, -2, INPUT);
+  handles.output(L);
+  lua.lua_setfield(L, -2, OUTPUT);
+  lua.lua_pop(L, 2);
 }

@@ -10,7 +10,7 @@
  */
 
 import type { StateContext } from './context';
-import { lua, lauxlib, toLuaString as to_luastring, type LuaState } from './fengari';
+import { lua, lauxlib, FILE_HANDLE, toLuaString as to_luastring, type LuaState } from './fengari';
 import { FileStream, type BufferMode, type StreamCallbacks } from './luafile';
 import { toOsError } from './oserror';
 import { scanNumber } from './scan-number';
@@ -30,9 +30,9 @@ interface FileBox {
   id: number;
 }
 
-const STATE_KEY = to_luastring('lwt.io.state');
-const TOO_MANY = to_luastring('too many arguments');
-const FILE_T: Uint8Array = lauxlib.LUA_FILEHANDLE;
+const STATE_KEY = to_luastring('lwt.io.state', true);
+const TOO_MANY = to_luastring('too many arguments', true);
+const FILE_T: Uint8Array = FILE_HANDLE;
 
 const finalizer = new FinalizationRegistry<FileStream>((stream) => {
   try {
@@ -43,8 +43,10 @@ const finalizer = new FinalizationRegistry<FileStream>((stream) => {
 });
 let nextId = 0;
 
-export function setState(L: LuaState, state: IoState): void {
-  lua.lua_pushlightuserdata(L, state);
+/** Record the io state of L (null: a placeholder, `false`, until the state's own is bound). */
+export function setState(L: LuaState, state: IoState | null): void {
+  if (state === null) lua.lua_pushboolean(L, false);
+  else lua.lua_pushlightuserdata(L, state);
   lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, STATE_KEY);
 }
 

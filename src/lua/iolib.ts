@@ -25,10 +25,11 @@ import {
   newFile,
   pushFileResultOk,
   readFormats,
+  getState,
   setState,
   type IoState,
 } from './iofile';
-import { lua, lauxlib, toLuaString as to_luastring, type LuaState } from './fengari';
+import { lua, lauxlib, FILE_HANDLE, LOADED_TABLE, toLuaString as to_luastring, type LuaState } from './fengari';
 
 export type { StreamCallbacks, BufferMode } from './luafile';
 export { closeIo, pushStreamFile, writeStdout } from './iofile';
@@ -40,33 +41,60 @@ export interface IoOptions {
   stdin?: Uint8Array;
 }
 
-const IO_INPUT = to_luastring('_IO_input');
-const IO_OUTPUT = to_luastring('_IO_output');
+const IO_INPUT = to_luastring('_IO_input', true);
+const IO_OUTPUT = to_luastring('_IO_output', true);
+const IO = to_luastring('io', true);
+const STD_NAMES = [to_luastring('stdin', true), to_luastring('stdout', true), to_luastring('stderr', true)] as const;
 
 /** Replace the state's `io` (global and package.loaded) with the full library. */
 export function openIo(L: LuaState, ctx: StateContext, opts: IoOptions = {}): void {
-  const state: IoState = { ctx, open: new Set(), cleanups: [], stdout: null };
-  setState(L, state);
+  openIoShared(L);
+  bindIo(L, ctx, opts);
+}
+
+/**
+ * The part of openIo that is the same in every state: the FILE* metatable, the
+ * `io` table and os.remove/os.rename, with `false` where bindIo puts the
+ * state's own standard files (so a state copied from a template keeps the
+ * fields in openIo's order).
+ */
+export function openIoShared(L: LuaState): void {
+  setState(L, null);
   addFileMethods(L);
 
   lua.lua_createtable(L, 0, 16);
-  lua.lua_pushlightuserdata(L, state);
-  lauxlib.luaL_setfuncs(L, iolib, 1);
+  lauxlib.luaL_setfuncs(L, iolib, 0);
+  for (const [i, name] of STD_NAMES.entries()) {
+    const regKey = i === 0 ? IO_INPUT : i === 1 ? IO_OUTPUT : null;
+    if (regKey !== null) {
+      lua.lua_pushboolean(L, false);
+      lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, regKey);
+    }
+    lua.lua_pushboolean(L, false);
+    lua.lua_setfield(L, -2, name);
+  }
+  lua.lua_pushvalue(L, -1);
+  lua.lua_setglobal(L, IO);
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, -2, IO);
+  lua.lua_pop(L, 2);
+  openOsFiles(L);
+}
 
+/** The per-state part of openIo: the io state and the standard files, into the `io` table openIoShared made. */
+export function bindIo(L: LuaState, ctx: StateContext, opts: IoOptions = {}): void {
+  const state: IoState = { ctx, open: new Set(), cleanups: [], stdout: null };
+  setState(L, state);
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
+  lua.lua_getfield(L, -1, IO);
   const stdin = opts.stdin ?? new Uint8Array(0);
   let stdinDone = false;
-  pushStd(L, state, { read: () => (stdinDone ? null : ((stdinDone = true), stdin)) }, IO_INPUT, 'stdin');
+  pushStd(L, state, { read: () => (stdinDone ? null : ((stdinDone = true), stdin)) }, IO_INPUT, 0);
   const out = opts.stdout ?? lineLogger(state, 'debug');
-  pushStd(L, state, { write: out }, IO_OUTPUT, 'stdout');
-  pushStd(L, state, { write: lineLogger(state, 'error') }, null, 'stderr');
-
-  lua.lua_pushvalue(L, -1);
-  lua.lua_setglobal(L, to_luastring('io'));
-  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_LOADED_TABLE);
-  lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, to_luastring('io'));
+  pushStd(L, state, { write: out }, IO_OUTPUT, 1);
+  pushStd(L, state, { write: lineLogger(state, 'error') }, null, 2);
   lua.lua_pop(L, 2);
-  openOsFiles(L, state);
 }
 
 /**
@@ -74,13 +102,12 @@ export function openIo(L: LuaState, ctx: StateContext, opts: IoOptions = {}): vo
  * directory and word errors as libuv does, so they get the state's directory
  * and C Lua 5.1's results here (nil, "name: strerror", errno).
  */
-function openOsFiles(L: LuaState, state: IoState): void {
-  if (lua.lua_getglobal(L, to_luastring('os')) !== lua.LUA_TTABLE) {
+function openOsFiles(L: LuaState): void {
+  if (lua.lua_getglobal(L, to_luastring('os', true)) !== lua.LUA_TTABLE) {
     lua.lua_pop(L, 1);
     return;
   }
-  lua.lua_pushlightuserdata(L, state);
-  lauxlib.luaL_setfuncs(L, oslib, 1);
+  lauxlib.luaL_setfuncs(L, oslib, 0);
   lua.lua_pop(L, 1);
 }
 
@@ -114,25 +141,27 @@ const oslib: Record<string, (L: LuaState) => number> = {
   },
 };
 
-function pushStd(L: LuaState, state: IoState, cb: StreamCallbacks, regKey: Uint8Array | null, field: string): void {
+function pushStd(L: LuaState, state: IoState, cb: StreamCallbacks, regKey: Uint8Array | null, which: number): void {
   const stream = FileStream.fromCallbacks(cb);
   stream.noClose = true;
-  if (field === 'stdout') state.stdout = stream;
+  if (which === 1) state.stdout = stream;
   newFile(L, state, stream);
   if (regKey !== null) {
     lua.lua_pushvalue(L, -1);
     lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, regKey);
   }
-  lua.lua_setfield(L, -2, to_luastring(field));
+  lua.lua_setfield(L, -2, STD_NAMES[which]);
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** Under Apache a worker's stdout/stderr were not the response; the error log took stderr line by line. */
 function lineLogger(state: IoState, level: 'debug' | 'error'): (bytes: Uint8Array) => void {
   // Bytes are kept until a newline so a UTF-8 sequence split across writes stays whole.
-  let partial = Buffer.alloc(0);
+  let partial = NO_BYTES;
   state.cleanups.push(() => {
     if (partial.length > 0) state.ctx.log(level, partial.toString('utf8'));
-    partial = Buffer.alloc(0);
+    partial = NO_BYTES;
   });
   return (bytes) => {
     let data = Buffer.concat([partial, bytes]);
@@ -144,8 +173,11 @@ function lineLogger(state: IoState, level: 'debug' | 'error'): (bytes: Uint8Arra
   };
 }
 
+/** The io state of L: the functions are shared by every state and find theirs through its registry. */
 function upState(L: LuaState): IoState {
-  return lua.lua_touserdata(L, lua.lua_upvalueindex(1)) as IoState;
+  const state = getState(L);
+  if (state === null) throw new Error('the io library is not bound to this Lua state');
+  return state;
 }
 
 /** fopen(3)'s mode rules as glibc applies them: r/w/a first, then '+' and glibc's 'x' (O_EXCL) among the next characters, others ignored. */
@@ -246,7 +278,7 @@ function io_flush(L: LuaState): number {
 
 function io_type(L: LuaState): number {
   lauxlib.luaL_checkany(L, 1);
-  const box = lauxlib.luaL_testudata(L, 1, lauxlib.LUA_FILEHANDLE) as { stream: FileStream } | null;
+  const box = lauxlib.luaL_testudata(L, 1, FILE_HANDLE) as { stream: FileStream } | null;
   if (box === null) lua.lua_pushnil(L);
   else lua.lua_pushliteral(L, box.stream.closed ? 'closed file' : 'file');
   return 1;

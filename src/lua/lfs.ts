@@ -12,18 +12,19 @@
  */
 
 import * as fs from 'node:fs';
-import type { StateContext } from './context';
-import { lua, lauxlib, toLuaString, type LuaState, type LuaString } from './fengari';
+import { bindState, stateContext, type StateContext } from './context';
+import { lua, lauxlib, FILE_HANDLE, PRELOAD_TABLE, toLuaString, pushTables, tablesImage, type LuaState, type LuaString, type TablesImage } from './fengari';
 import { getState, type IoState } from './iofile';
 import { FileStream, statePath } from './luafile';
 import { osError, toOsError } from './oserror';
 
-const DIR_META = toLuaString('directory metatable');
-const LOCK_META = toLuaString('lock metatable');
-const FILE_T: LuaString = lauxlib.LUA_FILEHANDLE;
+const DIR_META = toLuaString('directory metatable', true);
+const LOCK_META = toLuaString('lock metatable', true);
+const FILE_T: LuaString = FILE_HANDLE;
 
+/** The functions are shared by every state; each finds its state's working directory through the state. */
 function ctxOf(L: LuaState): StateContext {
-  return lua.lua_touserdata(L, lua.lua_upvalueindex(1)) as StateContext;
+  return stateContext(L);
 }
 
 function text(b: LuaString): string {
@@ -368,52 +369,89 @@ function createMetas(L: LuaState): void {
   lauxlib.luaL_newmetatable(L, DIR_META);
   lua.lua_createtable(L, 0, 2);
   lua.lua_pushcfunction(L, dirIter);
-  lua.lua_setfield(L, -2, toLuaString('next'));
+  lua.lua_setfield(L, -2, toLuaString('next', true));
   lua.lua_pushcfunction(L, dirClose);
-  lua.lua_setfield(L, -2, toLuaString('close'));
-  lua.lua_setfield(L, -2, toLuaString('__index'));
+  lua.lua_setfield(L, -2, toLuaString('close', true));
+  lua.lua_setfield(L, -2, toLuaString('__index', true));
   lua.lua_pushcfunction(L, dirClose);
-  lua.lua_setfield(L, -2, toLuaString('__gc'));
+  lua.lua_setfield(L, -2, toLuaString('__gc', true));
   lua.lua_pushcfunction(L, dirClose);
-  lua.lua_setfield(L, -2, toLuaString('__close'));
+  lua.lua_setfield(L, -2, toLuaString('__close', true));
   lua.lua_pop(L, 1);
 
   lauxlib.luaL_newmetatable(L, LOCK_META);
   lua.lua_createtable(L, 0, 1);
   lua.lua_pushcfunction(L, unlockDir);
-  lua.lua_setfield(L, -2, toLuaString('free'));
-  lua.lua_setfield(L, -2, toLuaString('__index'));
+  lua.lua_setfield(L, -2, toLuaString('free', true));
+  lua.lua_setfield(L, -2, toLuaString('__index', true));
   lua.lua_pushcfunction(L, unlockDir);
-  lua.lua_setfield(L, -2, toLuaString('__gc'));
+  lua.lua_setfield(L, -2, toLuaString('__gc', true));
   lua.lua_pop(L, 1);
 }
 
-/** luaopen_lfs: the module table, also stored in the global `lfs` as lfs.c does. Upvalue 1: the StateContext. */
-function luaopenLfs(L: LuaState): number {
-  const ctx = ctxOf(L);
+const COPYRIGHT = toLuaString('Copyright (C) 2003-2017 Kepler Project', true);
+const DESCRIPTION = toLuaString(
+  'LuaFileSystem is a Lua library developed to complement the set of functions related to file systems offered by the standard Lua distribution',
+  true,
+);
+const VERSION = toLuaString('LuaFileSystem 1.8.0', true);
+const LFS = toLuaString('lfs', true);
+
+/** luaopen_lfs function by function: the module table, also stored in the global `lfs` as lfs.c does. */
+function openLfsTables(L: LuaState): number {
   createMetas(L);
   lua.lua_createtable(L, 0, 16);
-  lua.lua_pushlightuserdata(L, ctx);
-  lauxlib.luaL_setfuncs(L, fslib, 1);
+  lauxlib.luaL_setfuncs(L, fslib, 0);
   lua.lua_pushvalue(L, -1);
-  lua.lua_setglobal(L, toLuaString('lfs'));
-  lua.lua_pushliteral(L, 'Copyright (C) 2003-2017 Kepler Project');
-  lua.lua_setfield(L, -2, toLuaString('_COPYRIGHT'));
-  lua.lua_pushliteral(
-    L,
-    'LuaFileSystem is a Lua library developed to complement the set of functions related to file systems offered by the standard Lua distribution',
-  );
-  lua.lua_setfield(L, -2, toLuaString('_DESCRIPTION'));
-  lua.lua_pushliteral(L, 'LuaFileSystem 1.8.0');
-  lua.lua_setfield(L, -2, toLuaString('_VERSION'));
+  lua.lua_setglobal(L, LFS);
+  lua.lua_pushstring(L, COPYRIGHT);
+  lua.lua_setfield(L, -2, toLuaString('_COPYRIGHT', true));
+  lua.lua_pushstring(L, DESCRIPTION);
+  lua.lua_setfield(L, -2, toLuaString('_DESCRIPTION', true));
+  lua.lua_pushstring(L, VERSION);
+  lua.lua_setfield(L, -2, toLuaString('_VERSION', true));
+  return 1;
+}
+
+/** The module table and the two metatables as openLfsTables makes them, once per worker (WSAPI requires lfs on every request). */
+let lfsImage: TablesImage | null = null;
+
+function lfsTablesImage(): TablesImage {
+  if (lfsImage !== null) return lfsImage;
+  const T = lauxlib.luaL_newstate();
+  openLfsTables(T);
+  lua.lua_getfield(T, lua.LUA_REGISTRYINDEX, DIR_META);
+  lua.lua_getfield(T, lua.LUA_REGISTRYINDEX, LOCK_META);
+  lfsImage = tablesImage(T, 3);
+  return lfsImage;
+}
+
+/** luaopen_lfs: copies of the template's tables; a second open in one state keeps the existing metatables, as luaL_newmetatable does. */
+function luaopenLfs(L: LuaState): number {
+  const hasMetas = lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, DIR_META) !== lua.LUA_TNIL
+    || lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOCK_META) !== lua.LUA_TNIL;
+  lua.lua_settop(L, 0);
+  if (hasMetas) return openLfsTables(L);
+  pushTables(L, lfsTablesImage());
+  lua.lua_pushvalue(L, -2);
+  lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, DIR_META);
+  lua.lua_setfield(L, lua.LUA_REGISTRYINDEX, LOCK_META);
+  lua.lua_pop(L, 1);
+  lua.lua_pushvalue(L, -1);
+  lua.lua_setglobal(L, LFS);
   return 1;
 }
 
 /** Register `lfs` in package.preload: `require "lfs"` builds it (and the global) on first use, as the C module did. */
 export function openLfs(L: LuaState, ctx: StateContext): void {
-  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, lauxlib.LUA_PRELOAD_TABLE);
-  lua.lua_pushlightuserdata(L, ctx);
-  lua.lua_pushcclosure(L, luaopenLfs, 1);
-  lua.lua_setfield(L, -2, toLuaString('lfs'));
+  openLfsShared(L);
+  bindState(L).ctx = ctx;
+}
+
+/** openLfs without binding the state's context (the same in every state). */
+export function openLfsShared(L: LuaState): void {
+  lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, PRELOAD_TABLE);
+  lua.lua_pushcfunction(L, luaopenLfs);
+  lua.lua_setfield(L, -2, LFS);
   lua.lua_pop(L, 1);
 }

@@ -15,7 +15,7 @@
 
 import { lua, lauxlib, toLuaString, toJsString, type LuaState } from './fengari';
 import { searchPath } from './chunk-cache';
-import type { StateContext } from './context';
+import { bindState, stateBindings, stateContext, type StateContext } from './context';
 import { SandboxStop, raiseStop, sandboxStop } from './stop';
 import { heapInUse, memoryExceeded, meterAllocations, raiseMemoryError } from './limits';
 
@@ -77,13 +77,19 @@ const sandboxXpcall = (L: LuaState): number => {
   return finishPcall(L, lua.lua_pcallk(L, n - 2, lua.LUA_MULTRET, 2, 2, finishPcall), 2);
 };
 
-/** coroutine.resume around the builtin, held here: false plus a stop is re-raised in the resumer. */
-function sandboxResume(resume: (L: LuaState) => number) {
-  return (L: LuaState): number => {
-    const n = resume(L);
-    if (n === 2 && !lua.lua_toboolean(L, -2)) reraiseIfStop(L);
-    return n;
-  };
+/** coroutine.resume around the builtin, held here: false plus a stop is re-raised in the resumer. One wrapper per builtin. */
+const resumeWrappers = new WeakMap<(L: LuaState) => number, (L: LuaState) => number>();
+function sandboxResume(resume: (L: LuaState) => number): (L: LuaState) => number {
+  let wrapper = resumeWrappers.get(resume);
+  if (wrapper === undefined) {
+    wrapper = (L: LuaState): number => {
+      const n = resume(L);
+      if (n === 2 && !lua.lua_toboolean(L, -2)) reraiseIfStop(L);
+      return n;
+    };
+    resumeWrappers.set(resume, wrapper);
+  }
+  return wrapper;
 }
 
 const GC_OPTIONS = ['stop', 'restart', 'collect', 'count', 'step', 'setpause', 'setstepmul', 'isrunning'];
@@ -116,74 +122,78 @@ const osExit = (L: LuaState): number => {
 };
 
 function disabled(what: string) {
+  const message = toLuaString(`${what} is disabled in the sidecar`, true);
   return (L: LuaState): number => {
     lua.lua_pushnil(L);
-    lua.lua_pushstring(L, toLuaString(`${what} is disabled in the sidecar`));
+    lua.lua_pushstring(L, message);
     return 2;
   };
 }
+const osExecute = disabled('os.execute');
+const ioPopen = disabled('io.popen');
 
 const refuseSethook = (L: LuaState): number =>
   lauxlib.luaL_error(L, toLuaString('debug.sethook is not available in the sidecar'));
 
-/** print as 5.1 wrote it (global tostring, tabs), sent to the log: a daemonised Apache's stdout went nowhere. */
-function makePrint(ctx: StateContext) {
-  return (L: LuaState): number => {
-    const n = lua.lua_gettop(L);
-    lua.lua_getglobal(L, toLuaString('tostring', true));
-    const parts: string[] = [];
-    for (let i = 1; i <= n; i++) {
-      lua.lua_pushvalue(L, -1);
-      lua.lua_pushvalue(L, i);
-      lua.lua_call(L, 1, 1);
-      const s = lua.lua_tolstring(L, -1);
-      if (s === null || s === undefined) return lauxlib.luaL_error(L, toLuaString("'tostring' must return a string to 'print'"));
-      parts.push(toJsString(s));
-      lua.lua_pop(L, 1);
-    }
-    ctx.log('debug', parts.join('\t'));
-    return 0;
-  };
-}
+/*
+ * print, os.getenv and the C searcher are shared by every state and find the
+ * request's context and environment through the state (context.ts bindings).
+ */
 
-function makeGetenv(env: Readonly<Record<string, string>>) {
-  return (L: LuaState): number => {
-    const name = toJsString(lauxlib.luaL_checkstring(L, 1));
-    const v = Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined;
-    if (v === undefined) lua.lua_pushnil(L);
-    else lua.lua_pushstring(L, toLuaString(v));
-    return 1;
-  };
-}
+/** print as 5.1 wrote it (global tostring, tabs), sent to the log: a daemonised Apache's stdout went nowhere. */
+const print = (L: LuaState): number => {
+  const n = lua.lua_gettop(L);
+  lua.lua_getglobal(L, toLuaString('tostring', true));
+  const parts: string[] = [];
+  for (let i = 1; i <= n; i++) {
+    lua.lua_pushvalue(L, -1);
+    lua.lua_pushvalue(L, i);
+    lua.lua_call(L, 1, 1);
+    const s = lua.lua_tolstring(L, -1);
+    if (s === null || s === undefined) return lauxlib.luaL_error(L, toLuaString("'tostring' must return a string to 'print'"));
+    parts.push(toJsString(s));
+    lua.lua_pop(L, 1);
+  }
+  stateContext(L).log('debug', parts.join('\t'));
+  return 0;
+};
+
+const getenv = (L: LuaState): number => {
+  const name = toJsString(lauxlib.luaL_checkstring(L, 1));
+  const env = stateBindings(L)?.env ?? {};
+  const v = Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined;
+  if (v === undefined) lua.lua_pushnil(L);
+  else lua.lua_pushstring(L, toLuaString(v));
+  return 1;
+};
 
 /**
  * Replaces fengari's JS searchers: a module found only as a shared object on
  * package.cpath (also by its root name, as 5.1's all-in-one loader looked)
  * fails naming the file, instead of "module not found".
  */
-function makeCSearcher(ctx: StateContext) {
-  return (L: LuaState): number => {
-    const name = toJsString(lauxlib.luaL_checkstring(L, 1));
-    lua.lua_getglobal(L, toLuaString('package', true));
-    lua.lua_getfield(L, -1, toLuaString('cpath', true));
-    const cpath = lua.lua_type(L, -1) === lua.LUA_TSTRING ? toJsString(lua.lua_tolstring(L, -1)) : '';
-    lua.lua_pop(L, 2);
-    const root = name.includes('.') ? name.slice(0, name.indexOf('.')) : null;
-    let tried = '';
-    for (const candidate of root === null ? [name] : [name, root]) {
-      const found = searchPath(ctx, candidate, cpath);
-      if (found.file !== null) {
-        const why = 'C modules cannot be loaded in the sidecar (no JavaScript equivalent is installed)';
-        // A warning, not an error: a script may probe an optional module with pcall(require, ...).
-        ctx.log('warn', `error loading module '${name}' from file '${found.file}': ${why} [LWT_LUA_C_MODULE]`);
-        return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${why}`));
-      }
-      tried += found.tried;
+const cSearcher = (L: LuaState): number => {
+  const ctx = stateContext(L);
+  const name = toJsString(lauxlib.luaL_checkstring(L, 1));
+  lua.lua_getglobal(L, toLuaString('package', true));
+  lua.lua_getfield(L, -1, toLuaString('cpath', true));
+  const cpath = lua.lua_type(L, -1) === lua.LUA_TSTRING ? toJsString(lua.lua_tolstring(L, -1)) : '';
+  lua.lua_pop(L, 2);
+  const root = name.includes('.') ? name.slice(0, name.indexOf('.')) : null;
+  let tried = '';
+  for (const candidate of root === null ? [name] : [name, root]) {
+    const found = searchPath(ctx, candidate, cpath);
+    if (found.file !== null) {
+      const why = 'C modules cannot be loaded in the sidecar (no JavaScript equivalent is installed)';
+      // A warning, not an error: a script may probe an optional module with pcall(require, ...).
+      ctx.log('warn', `error loading module '${name}' from file '${found.file}': ${why} [LWT_LUA_C_MODULE]`);
+      return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${why}`));
     }
-    lua.lua_pushstring(L, toLuaString(tried));
-    return 1;
-  };
-}
+    tried += found.tried;
+  }
+  lua.lua_pushstring(L, toLuaString(tried));
+  return 1;
+};
 
 function setField(L: LuaState, table: string, field: string, f: ((L: LuaState) => number) | null): void {
   lua.lua_getglobal(L, toLuaString(table, true));
@@ -201,6 +211,19 @@ function setField(L: LuaState, table: string, field: string, f: ((L: LuaState) =
  * request's CGI environment, never the sidecar's.
  */
 export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Record<string, string>> = {}): void {
+  installSandboxShared(L);
+  bindSandbox(L, ctx, env);
+}
+
+/** What print, os.getenv and the C searcher of this state use. */
+export function bindSandbox(L: LuaState, ctx: StateContext, env: Readonly<Record<string, string>>): void {
+  const b = bindState(L);
+  b.ctx = ctx;
+  b.env = env;
+}
+
+/** installSandbox without binding a context: the same in every state. */
+export function installSandboxShared(L: LuaState): void {
   lua.lua_pushcfunction(L, sandboxPcall);
   lua.lua_setglobal(L, toLuaString('pcall', true));
   lua.lua_pushcfunction(L, sandboxXpcall);
@@ -217,12 +240,12 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
 
   lua.lua_pushcfunction(L, collectGarbage);
   lua.lua_setglobal(L, toLuaString('collectgarbage', true));
-  lua.lua_pushcfunction(L, makePrint(ctx));
+  lua.lua_pushcfunction(L, print);
   lua.lua_setglobal(L, toLuaString('print', true));
   setField(L, 'os', 'exit', osExit);
-  setField(L, 'os', 'getenv', makeGetenv(env));
-  setField(L, 'os', 'execute', disabled('os.execute'));
-  setField(L, 'io', 'popen', disabled('io.popen'));
+  setField(L, 'os', 'getenv', getenv);
+  setField(L, 'os', 'execute', osExecute);
+  setField(L, 'io', 'popen', ioPopen);
   setField(L, 'debug', 'sethook', refuseSethook);
   setField(L, 'package', 'loadlib', null);
   meterAllocations(L);
@@ -231,7 +254,7 @@ export function installSandbox(L: LuaState, ctx: StateContext, env: Readonly<Rec
   lua.lua_pushnil(L);
   lua.lua_setfield(L, -2, toLuaString('jspath', true));
   lua.lua_getfield(L, -1, toLuaString('searchers', true));
-  lua.lua_pushcfunction(L, makeCSearcher(ctx));
+  lua.lua_pushcfunction(L, cSearcher);
   lua.lua_rawseti(L, -2, 3);
   lua.lua_pushnil(L);
   lua.lua_rawseti(L, -2, 4);

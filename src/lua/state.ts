@@ -2,19 +2,21 @@
  * One new fengari state per request, opened in mod_lwt's order (mod_lwt.md §3
  * steps 8-10): standard libraries, then the sidecar's replacements for what
  * fengari lacks or must not expose, then `httpd.core`, then package.path/cpath.
+ * The libraries are opened once per worker in a template state and copied
+ * into each new state; only what belongs to the request is bound per state.
  */
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { lua, lauxlib, lualib, toLuaString, pushTableImage, tableImage, type TableImage } from './fengari';
+import { lua, lauxlib, lualib, toLuaString, captureState, restoreState, type StateImage } from './fengari';
 import { openCompat } from './compat';
-import { installSandbox } from './sandbox';
+import { bindSandbox, installSandboxShared } from './sandbox';
 import { installCachedLoaders, type ChunkCache } from './chunk-cache';
-import { openIo, pushStreamFile } from './iolib';
-import { openLfs } from './lfs';
-import { openHttpdCore } from './httpd-core';
-import type { StateContext } from './context';
+import { bindIo, openIoShared, pushStreamFile } from './iolib';
+import { openLfsShared } from './lfs';
+import { bindHttpdCore, openHttpdCoreShared } from './httpd-core';
+import { bindState, stateBindings, type StateContext } from './context';
 import type { StreamCallbacks } from './luafile';
 import type { LogLevel, LuaJob, RuntimeOptions } from './types';
 
@@ -157,23 +159,34 @@ function setPackageField(L: LuaState, field: string, value: string): void {
   lua.lua_pop(L, 1);
 }
 
+const SHIPPED: ReadonlyArray<readonly [name: Uint8Array, loader: (L: LuaState) => number]> = [
+  ['httpd', 'httpd.lua'], ['httpd.wsapi', path.join('httpd', 'wsapi.lua')],
+].map(([name, file]) => {
+  const filename = path.join(LUA_DIR, file);
+  const modname = toLuaString(name, true);
+  // Shared by every state: the state's chunk cache is found through the state.
+  const loader = (L: LuaState): number => {
+    const cache = stateBindings(L)?.cache;
+    if (cache == null) return lauxlib.luaL_error(L, toLuaString('no chunk cache bound to this state', true));
+    if (cache.load(L, filename) !== lua.LUA_OK) return lua.lua_error(L);
+    lua.lua_pushstring(L, modname);
+    lua.lua_call(L, 1, 1);
+    return 1;
+  };
+  return [modname, loader] as const;
+});
+
 /**
  * package.preload entries for the sidecar's own `httpd` and `httpd.wsapi`:
  * preload is searched first, so copies of mod_lwt's files on a migrated
  * server's Lua path never shadow them.
  */
-function preloadShipped(L: LuaState, cache: ChunkCache): void {
+function preloadShipped(L: LuaState): void {
   lua.lua_getglobal(L, toLuaString('package', true));
   lua.lua_getfield(L, -1, toLuaString('preload', true));
-  for (const [name, file] of [['httpd', 'httpd.lua'], ['httpd.wsapi', path.join('httpd', 'wsapi.lua')]] as const) {
-    const filename = path.join(LUA_DIR, file);
-    lua.lua_pushcfunction(L, (L2: LuaState) => {
-      if (cache.load(L2, filename) !== lua.LUA_OK) return lua.lua_error(L2);
-      lua.lua_pushstring(L2, toLuaString(name, true));
-      lua.lua_call(L2, 1, 1);
-      return 1;
-    });
-    lua.lua_setfield(L, -2, toLuaString(name, true));
+  for (const [name, loader] of SHIPPED) {
+    lua.lua_pushcfunction(L, loader);
+    lua.lua_setfield(L, -2, name);
   }
   lua.lua_pop(L, 2);
 }
@@ -183,24 +196,26 @@ function preloadShipped(L: LuaState, cache: ChunkCache): void {
  * local time (loslib.js); C Lua formats `!...` in UTC. httpd.date and WSAPI's
  * cookie expiry dates use it. Shift the time by the zone offset instead.
  */
+const osDateUtc = (L: LuaState): number => {
+  const nargs = lua.lua_gettop(L);
+  const fmt: Uint8Array | null = lua.lua_type(L, 1) === lua.LUA_TSTRING ? lua.lua_tolstring(L, 1) : null;
+  lua.lua_pushvalue(L, lua.lua_upvalueindex(1));
+  if (fmt !== null && fmt[0] === 0x21 && !(fmt[1] === 0x2a && fmt[2] === 0x74)) {
+    const t = lua.lua_isnoneornil(L, 2) ? Math.floor(Date.now() / 1000) : lauxlib.luaL_checknumber(L, 2);
+    lua.lua_pushstring(L, fmt.subarray(1));
+    lua.lua_pushnumber(L, t + new Date(t * 1000).getTimezoneOffset() * 60);
+    lua.lua_call(L, 2, 1);
+  } else {
+    for (let i = 1; i <= nargs; i++) lua.lua_pushvalue(L, i);
+    lua.lua_call(L, nargs, 1);
+  }
+  return 1;
+};
+
 function fixOsDateUtc(L: LuaState): void {
   lua.lua_getglobal(L, toLuaString('os', true));
   lua.lua_getfield(L, -1, toLuaString('date', true));
-  lua.lua_pushcclosure(L, (L2: LuaState) => {
-    const nargs = lua.lua_gettop(L2);
-    const fmt: Uint8Array | null = lua.lua_type(L2, 1) === lua.LUA_TSTRING ? lua.lua_tolstring(L2, 1) : null;
-    lua.lua_pushvalue(L2, lua.lua_upvalueindex(1));
-    if (fmt !== null && fmt[0] === 0x21 && !(fmt[1] === 0x2a && fmt[2] === 0x74)) {
-      const t = lua.lua_isnoneornil(L2, 2) ? Math.floor(Date.now() / 1000) : lauxlib.luaL_checknumber(L2, 2);
-      lua.lua_pushstring(L2, fmt.subarray(1));
-      lua.lua_pushnumber(L2, t + new Date(t * 1000).getTimezoneOffset() * 60);
-      lua.lua_call(L2, 2, 1);
-    } else {
-      for (let i = 1; i <= nargs; i++) lua.lua_pushvalue(L2, i);
-      lua.lua_call(L2, nargs, 1);
-    }
-    return 1;
-  }, 1);
+  lua.lua_pushcclosure(L, osDateUtc, 1);
   lua.lua_setfield(L, -2, toLuaString('date', true));
   lua.lua_pop(L, 1);
 }
@@ -232,89 +247,68 @@ const STANDARD_LIBS: ReadonlyArray<readonly [string, string]> = [
   ['table', 'luaopen_table'], ['os', 'luaopen_os'], ['string', 'luaopen_string'],
   ['math', 'luaopen_math'], ['utf8', 'luaopen_utf8'], ['debug', 'luaopen_debug'],
 ];
-const LIB_NAMES = new Map(STANDARD_LIBS.map(([name]) => [name, toLuaString(name, true)]));
-const LOADED = toLuaString('_LOADED', true);
-const INDEX = toLuaString('__index', true);
-
-/**
- * Library tables that hold only JS functions without upvalues and constants
- * (not _G or package, whose functions close over the state): opened once per
- * worker in a template state, then copied into each new state, which is
- * several times cheaper than luaL_newlib's per-function API calls. Each state
- * still gets its own tables: a script that changes `string` changes only its own.
- */
-let libImages: Map<string, TableImage | null> | null = null;
-
-function standardLibImages(): Map<string, TableImage | null> {
-  if (libImages !== null) return libImages;
-  libImages = new Map();
-  const T = lauxlib.luaL_newstate();
-  for (const [name, open] of STANDARD_LIBS) {
-    if (name === '_G' || name === 'package') continue;
-    lauxlib.luaL_requiref(T, LIB_NAMES.get(name), lualib[open], 1);
-    libImages.set(name, tableImage(T, -1));
-    lua.lua_pop(T, 1);
-  }
-  return libImages;
-}
-
-/** luaL_requiref's registration of the library on top of the stack: LOADED[name] and the global; pops it. */
-function registerLib(L: LuaState, name: Uint8Array): void {
-  lauxlib.luaL_getsubtable(L, lua.LUA_REGISTRYINDEX, LOADED);
-  lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, name);
-  lua.lua_pop(L, 1);
-  lua.lua_setglobal(L, name);
-}
-
-/** lstrlib's createmetatable: strings index the string table on top of the stack. */
-function setStringMetatable(L: LuaState): void {
-  lua.lua_createtable(L, 0, 1);
-  lua.lua_pushstring(L, toLuaString('', true));
-  lua.lua_pushvalue(L, -2);
-  lua.lua_setmetatable(L, -2);
-  lua.lua_pop(L, 1);
-  lua.lua_pushvalue(L, -2);
-  lua.lua_setfield(L, -2, INDEX);
-  lua.lua_pop(L, 1);
-}
 
 function openStandardLibs(L: LuaState): void {
-  const images = standardLibImages();
   for (const [name, open] of STANDARD_LIBS) {
-    const image = images.get(name);
-    if (image) {
-      pushTableImage(L, image);
-      if (name === 'string') setStringMetatable(L);
-      registerLib(L, LIB_NAMES.get(name)!);
-    } else {
-      lauxlib.luaL_requiref(L, LIB_NAMES.get(name), lualib[open], 1);
-      lua.lua_pop(L, 1);
-    }
+    lauxlib.luaL_requiref(L, toLuaString(name, true), lualib[open], 1);
+    lua.lua_pop(L, 1);
   }
+}
+
+/**
+ * Everything a new state has before the request is bound to it, in the order
+ * newRequestState used to open it state by state: built once per worker in a
+ * template state and copied into each new state (restoreState), which costs
+ * allocations only. Every table and closure is the state's own; the library
+ * functions are shared JS functions that find the request's context, record,
+ * io state and chunk cache through the state (the bind* functions).
+ */
+let templateImage: StateImage | null = null;
+
+/** The libraries of a request state, opened function by function, with nothing of a request bound: the template's content. */
+export function openSharedLibraries(L: LuaState): void {
+  openStandardLibs(L);
+  openCompat(L);
+  openIoShared(L);
+  openLfsShared(L);
+  installSandboxShared(L);
+  // installCachedLoaders replaces loadfile, dofile and package.searchers[2] per state: all already there.
+  fixOsDateUtc(L);
+  openHttpdCoreShared(L);
+  setPackageField(L, 'path', DEFAULT_RUNTIME_OPTIONS.defaultPath);
+  setPackageField(L, 'cpath', DEFAULT_RUNTIME_OPTIONS.defaultCPath);
+  preloadShipped(L);
+}
+
+function stateTemplate(): StateImage {
+  if (templateImage !== null) return templateImage;
+  const T = lauxlib.luaL_newstate();
+  openSharedLibraries(T);
+  templateImage = captureState(T);
+  return templateImage;
 }
 
 /** A fresh state for `job`: nothing survives between requests (mod_lwt.md §0). */
 export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): RequestState {
   const L = lauxlib.luaL_newstate();
-  openStandardLibs(L);
-  openCompat(L);
-  openIo(L, ctx, {});
-  openLfs(L, ctx);
-  // After io: the sandbox replaces io.popen and wraps pcall/xpcall for its stop sentinel.
+  restoreState(L, stateTemplate());
+  // The per-request parts, in mod_lwt's order (mod_lwt.md §3 steps 8-10).
+  bindIo(L, ctx, {});
   // os.getenv sees the request's CGI environment, as a CGI process would.
-  installSandbox(L, ctx, job.env);
+  bindSandbox(L, ctx, job.env);
   installCachedLoaders(L, cache, ctx);
-  fixOsDateUtc(L);
 
   const record = new RequestRecord(job, ctx.log, opts.logStatistics !== false);
-  openHttpdCore(L, record, {
+  bindHttpdCore(L, record, {
     input: (L2) => pushStreamFile(L2, bodyReader(job)),
     output: (L2) => pushStreamFile(L2, { write: (bytes) => record.output(bytes) }),
   });
 
-  setPackageField(L, 'path', mergeLuaPath(job.luaPath, opts.defaultPath));
-  setPackageField(L, 'cpath', mergeLuaPath(job.luaCPath, opts.defaultCPath));
-  preloadShipped(L, cache);
+  // The template holds the default path and cpath already.
+  const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
+  if (luaPath !== DEFAULT_RUNTIME_OPTIONS.defaultPath) setPackageField(L, 'path', luaPath);
+  const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
+  if (luaCPath !== DEFAULT_RUNTIME_OPTIONS.defaultCPath) setPackageField(L, 'cpath', luaCPath);
+  bindState(L).cache = cache;
   return { L, record, ctx };
 }

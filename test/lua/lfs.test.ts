@@ -166,6 +166,18 @@ describe('lfs (against C LuaFileSystem 1.8.0 under Lua 5.1)', () => {
     );
     assert.match(out, /^LuaFileSystem 1\.8\.0\t/);
   });
+
+  it('keeps the directory metatable when required again in one state, as luaL_newmetatable does', () => {
+    sameAsC(
+      `local _, d1 = lfs.dir('.')
+       local mt = getmetatable(d1)
+       package.loaded.lfs = nil
+       local lfs2 = require 'lfs'
+       local _, d2 = lfs2.dir('.')
+       print(getmetatable(d2) == mt, rawget(_G, 'lfs') == lfs2, lfs2._VERSION, d2:next(), d1:next())`,
+      () => undefined,
+    );
+  });
 });
 
 describe('lfs working directory (sidecar rule: per state, never the process)', () => {
