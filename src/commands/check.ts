@@ -51,7 +51,7 @@ export function formatText(d: Description): string {
     out.push(`      LuaPath ${s.luaPath ?? '(Lua default)'}; LuaCPath ${s.luaCPath ?? '(Lua default)'}; LuaMemoryLimit ${size(s.memoryLimit)}`);
   }
   if (d.unsupportedAccess.length) {
-    out.push('', 'Access rules the sidecar cannot check (answered with 403):');
+    out.push('', 'Access rules the sidecar cannot check (answered with 403 unless serve --apache-checks-access):');
     for (const u of d.unsupportedAccess) out.push(`  ${at(u)}: ${u.message}`);
   }
   if (d.warnings.length) {

@@ -56,8 +56,8 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
     + `and SERVER_PROTOCOL (default ${DEFAULT_OPTIONS.requestLineHeader})`],
   ['--user-header NAME', `header a trusted peer sets to the user Apache authenticated, for REMOTE_USER (default ${DEFAULT_OPTIONS.userHeader})`],
   ['--auth-type-header NAME', `header a trusted peer sets to Apache's AuthType, for AUTH_TYPE (default ${DEFAULT_OPTIONS.authTypeHeader})`],
-  ['--apache-checks-access', 'answer requests whose access rules the sidecar cannot check (Require valid-user, ...) '
-    + 'instead of 403: Apache enforces them'],
+  ['--apache-checks-access', 'answer requests whose access rules the sidecar cannot check (Require group, env, expr, ...) '
+    + 'instead of 403: Apache enforces them (Require valid-user and user are always checked)'],
   ['--server-software TEXT', `SERVER_SOFTWARE and the signature banner (default ${DEFAULT_OPTIONS.serverSoftware})`],
   ['--server-addr ADDR', "SERVER_ADDR (default: the local address of Apache's connection)"],
   ['--server-signature MODE', "on, off or email (default: the configuration's ServerSignature, else off)"],

@@ -1,10 +1,12 @@
 /**
  * Access control that Apache no longer applies to proxied URLs: mod_authz_core's
  * `Require` and its containers, mod_authz_host's `ip`/`local`, and
- * mod_access_compat's `Order`/`Allow`/`Deny`/`Satisfy`. Parsing follows the
- * modules' command functions; evaluation follows apply_authz_sections (tri-state
- * granted/denied/neutral, `not` turning granted into denied and denied into
- * neutral) with a fourth value for what the sidecar cannot check.
+ * mod_access_compat's `Order`/`Allow`/`Deny`/`Satisfy`, and mod_authz_user's
+ * `valid-user`/`user` against the user Apache authenticated and forwarded.
+ * Parsing follows the modules' command functions; evaluation follows
+ * apply_authz_sections (granted/denied/denied-no-user/neutral, `not` turning
+ * granted into denied and either denial into neutral) with a fifth value for
+ * what the sidecar cannot check.
  */
 
 import { confError } from '../errors';
@@ -12,8 +14,14 @@ import type { Directive } from '../apache/types';
 import type { AccessRule } from './types';
 import { isLoopback, parseAddress, parseSubnet, sameAddress, subnetContains, type Subnet } from './ip';
 
-/** Authorization providers the sidecar cannot evaluate: they need a user, a header, DNS or an expression. */
-const UNCHECKABLE = 'host forward-dns valid-user user group env expr method file-owner file-group'.split(' ');
+/** Authorization providers the sidecar cannot evaluate: they need groups, a header, DNS or an expression. */
+const UNCHECKABLE = 'host forward-dns user group env expr method file-owner file-group'.split(' ');
+
+/**
+ * Providers that answer AUTHZ_DENIED_NO_USER without r->user (measured with
+ * Apache 2.4.71: 401 without credentials), before looking at anything else.
+ */
+const NEED_USER = 'user group dbm-group dbd-group file-owner file-group ldap-user ldap-group ldap-dn ldap-attribute ldap-filter'.split(' ');
 
 const CONTAINERS: Record<string, 'all-of' | 'any-of' | 'none-of'> = {
   requireall: 'all-of', requireany: 'any-of', requirenone: 'none-of',
@@ -24,7 +32,7 @@ export function isRequireContainer(key: string): boolean {
 }
 
 function isNegative(rule: AccessRule): boolean {
-  return rule.kind === 'none-of' || ((rule.kind === 'ip' || rule.kind === 'local') && rule.negate);
+  return rule.kind === 'none-of' || ('negate' in rule && rule.negate);
 }
 
 function containerName(kind: 'all-of' | 'any-of' | 'none-of'): string {
@@ -54,10 +62,15 @@ export function parseRequire(d: Directive): AccessRule {
     return { kind: 'ip', negate, ranges: args };
   }
   if (provider === 'local') return { kind: 'local', negate };
+  // mod_authz_user; `user` arguments are an ap_expr string, checkable only without %{…}.
+  if (provider === 'valid-user') return { kind: 'valid-user', negate, file: d.file, line: d.line };
+  if (provider === 'user' && !args.some((a) => a.includes('%{'))) return { kind: 'user', negate, users: args, file: d.file, line: d.line };
   const what = `Require ${d.rawArgs}`.trim();
-  if (!UNCHECKABLE.includes(provider) && !provider.startsWith('ldap-') && !provider.startsWith('dbd-')) {
+  if (!UNCHECKABLE.includes(provider) && !NEED_USER.includes(provider) && !provider.startsWith('ldap-') && !provider.startsWith('dbd-')) {
     return { kind: 'unsupported', what: `${what} (unknown authorization provider)`, file: d.file, line: d.line };
   }
+  // Negated, denied-no-user turns neutral: nothing the sidecar can use.
+  if (NEED_USER.includes(provider) && !negate) return { kind: 'unsupported', what, file: d.file, line: d.line, needsUser: true };
   return { kind: 'unsupported', what, file: d.file, line: d.line };
 }
 
@@ -111,8 +124,16 @@ export function checkAllowEntry(entry: string, d: Directive): 'checkable' | 'uns
 
 // ---------------------------------------------------------------- evaluation
 
-/** G granted, D denied, N neutral, U cannot be decided by the sidecar. */
-type Tri = 'G' | 'D' | 'N' | 'U';
+/**
+ * G granted, D denied, DU denied for want of a user (AUTHZ_DENIED_NO_USER: a
+ * user may change it), N neutral, U cannot be decided by the sidecar.
+ */
+type Tri = 'G' | 'D' | 'DU' | 'N' | 'U';
+
+export type UserRule = Extract<AccessRule, { kind: 'valid-user' | 'user' }>;
+
+/** A rule that can refuse for want of a user: valid-user, user, or an unsupported provider with `needsUser`. */
+export type NeedsUserRule = UserRule | Extract<AccessRule, { kind: 'unsupported' }>;
 
 const subnetCache = new WeakMap<object, Subnet[]>();
 
@@ -128,10 +149,39 @@ function subnetsOf(key: object, entries: readonly string[]): Subnet[] {
 interface Client {
   ip: { family: 4 | 6; bytes: Uint8Array } | null;
   server: { family: 4 | 6; bytes: Uint8Array } | null;
+  /** r->user as the header carried it: bytes as latin1 characters. */
+  user: string | null;
+  /** The rule a 'DU' result comes from, valid right after evaluate() returned 'DU'. */
+  noUser: NeedsUserRule | null;
 }
 
+/** apply_authz_sections on a negated section: granted → denied, denied (with or without user) → neutral. */
 function negate(t: Tri): Tri {
-  return t === 'G' ? 'D' : t === 'D' ? 'N' : t;
+  return t === 'G' ? 'D' : t === 'D' || t === 'DU' ? 'N' : t;
+}
+
+const userBytesCache = new WeakMap<object, readonly string[]>();
+
+/** authz_user compares r->user with strcmp: the configuration's UTF-8 bytes against the header's bytes. */
+function userBytes(rule: Extract<AccessRule, { kind: 'user' }>): readonly string[] {
+  let names = userBytesCache.get(rule);
+  if (!names) {
+    names = rule.users.map((u) => Buffer.from(u, 'utf8').toString('latin1'));
+    userBytesCache.set(rule, names);
+  }
+  return names;
+}
+
+/** validuser/user_check_authorization: no r->user gives AUTHZ_DENIED_NO_USER. */
+function evalUser(rule: UserRule, client: Client): Tri {
+  let t: Tri;
+  if (client.user === null) {
+    t = 'DU';
+    client.noUser = rule;
+  } else {
+    t = rule.kind === 'valid-user' || userBytes(rule).includes(client.user) ? 'G' : 'D';
+  }
+  return rule.negate ? negate(t) : t;
 }
 
 function inList(entries: readonly string[], key: object, client: Client): boolean | 'U' {
@@ -177,42 +227,90 @@ function evaluate(rule: AccessRule, client: Client): Tri {
       const t: Tri = hit ? 'G' : 'D';
       return rule.negate ? negate(t) : t;
     }
+    case 'valid-user':
+    case 'user':
+      return evalUser(rule, client);
     case 'legacy':
       return evalLegacy(rule, client);
     case 'unsupported':
+      if (rule.needsUser && client.user === null) {
+        client.noUser = rule;
+        return 'DU';
+      }
       return 'U';
     case 'all-of': {
+      // AND: a denial ends it; denied-no-user outranks granted (and an unknown, which can only deny further).
       let result: Tri = 'N';
+      let noUser: NeedsUserRule | null = null;
       for (const r of rule.rules) {
         const t = evaluate(r, client);
         if (t === 'D') return 'D';
-        if (t === 'U' || (t === 'G' && result === 'N')) result = t;
+        if (t === 'DU') { if (result !== 'DU') { result = 'DU'; noUser = client.noUser; } }
+        else if (t === 'U') { if (result !== 'DU') result = 'U'; }
+        else if (t === 'G' && result === 'N') result = 'G';
       }
+      client.noUser = noUser;
       return result;
     }
     case 'any-of':
     case 'none-of': {
+      // OR: a grant ends it; denied-no-user outranks denied; an unknown could still grant.
       let result: Tri = 'N';
+      let noUser: NeedsUserRule | null = null;
       for (const r of rule.rules) {
         const t = evaluate(r, client);
         if (t === 'G') { result = 'G'; break; }
-        if (t === 'U' || (t === 'D' && result === 'N')) result = t;
+        if (t === 'U') result = 'U';
+        else if (t === 'DU') { if (result === 'N' || result === 'D') { result = 'DU'; noUser = client.noUser; } }
+        else if (t === 'D' && result === 'N') result = 'D';
       }
+      client.noUser = noUser;
       return rule.kind === 'none-of' ? negate(result) : result;
     }
   }
 }
 
+export type AccessVerdict = 'granted' | 'denied' | 'unsupported';
+
+export interface AccessDecision {
+  readonly verdict: AccessVerdict;
+  /** Denied because no user was forwarded while this rule (`Require valid-user`, `user`, `group` …) could have granted. */
+  readonly needsUser: NeedsUserRule | null;
+}
+
 /**
  * Would httpd let this client in? `null` means no access directive applies
  * (granted, as mod_authz_core without directives). A neutral result is a
- * denial (authorize_user_core). 'unsupported' when the answer depends on
- * something the sidecar cannot check. `serverIp` makes `Require local` also
- * accept a client that connects from the server's own address.
+ * denial (authorize_user_core), and so is denied-no-user: httpd would answer
+ * 401 and ask for credentials, which the sidecar cannot do. 'unsupported' when
+ * the answer depends on something the sidecar cannot check. `serverIp` makes
+ * `Require local` also accept a client that connects from the server's own
+ * address; `user` is the user Apache authenticated (null or absent: none).
  */
-export function checkAccess(rule: AccessRule | null, clientIp: string, serverIp?: string): 'granted' | 'denied' | 'unsupported' {
-  if (rule === null) return 'granted';
-  const client: Client = { ip: parseAddress(clientIp), server: serverIp ? parseAddress(serverIp) : null };
-  const t = evaluate(rule, client);
-  return t === 'G' ? 'granted' : t === 'U' ? 'unsupported' : 'denied';
+export function decideAccess(rule: AccessRule | null, clientIp: string, serverIp?: string, user?: string | null): AccessDecision {
+  if (rule === null) return { verdict: 'granted', needsUser: null };
+  const client: Client = { ip: parseAddress(clientIp), server: serverIp ? parseAddress(serverIp) : null, user: null, noUser: null };
+  // httpd decides without a user first (authorize_userless) and authenticates only
+  // on denied-no-user, so `Require not user` cannot refuse a client already let in.
+  let t = evaluate(rule, client);
+  if ((t === 'DU' || t === 'U') && user) {
+    client.user = user;
+    const withUser = evaluate(rule, client);
+    // An unknown rule left open: the user settles it only by granting (a user rule beside it in an OR).
+    t = t === 'DU' || withUser === 'G' ? withUser : 'U';
+  }
+  const verdict: AccessVerdict = t === 'G' ? 'granted' : t === 'U' ? 'unsupported' : 'denied';
+  return { verdict, needsUser: t === 'DU' ? client.noUser : null };
+}
+
+/** decideAccess's verdict alone. */
+export function checkAccess(rule: AccessRule | null, clientIp: string, serverIp?: string, user?: string | null): AccessVerdict {
+  return decideAccess(rule, clientIp, serverIp, user).verdict;
+}
+
+/** The log reason for a `needsUser` denial: which rule, and where authentication belongs. */
+export function needsUserReason(rule: NeedsUserRule): string {
+  const what = rule.kind === 'valid-user' ? 'Require valid-user' : rule.kind === 'user' ? `Require user ${rule.users.join(' ')}` : rule.what;
+  return `${what} (${rule.file}:${rule.line}) needs a user authenticated by Apache: `
+    + 'put AuthType and Require in a <Location> or <Proxy> section';
 }

@@ -9,7 +9,7 @@
 
 import * as fs from 'node:fs';
 import type { Resolution, ResolveRequest, Snapshot } from './types';
-import { checkAccess } from './access';
+import { checkAccess, decideAccess, needsUserReason } from './access';
 import {
   accessRuleOf, EMPTY_CONF, mergeDirConf, mergeOptions, OPT_SYM_LINKS, OPT_SYM_OWNER, SERVER_OPTIONS, type DirConf, type Origin,
 } from './dir-conf';
@@ -255,7 +255,7 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
     }
     if (found.kind !== 'file' || found.pathInfo !== '') continue;
     const sub = resolveIn(server, next, req, 1, t, found);
-    const verdict = checkAccess(sub.access, req.clientIp ?? '', req.serverIp);
+    const verdict = checkAccess(sub.access, req.clientIp ?? '', req.serverIp, req.user);
     if (verdict === 'denied' || (verdict === 'unsupported' && req.unsupportedAccess !== 'allow')) {
       // Outside lwt-wsapi the answer stays 404: the sidecar reveals nothing about other files.
       refused ??= sub.status === 403 ? sub : { ...sub, status: 404 };
@@ -296,8 +296,8 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
     status = 403;
     reason = `Symbolic link not allowed or link target not accessible: ${link}`;
   } else {
-    const verdict = checkAccess(access, req.clientIp ?? '', req.serverIp);
-    if (verdict === 'denied') { status = 403; reason = 'access denied by the configuration'; }
+    const { verdict, needsUser } = decideAccess(access, req.clientIp ?? '', req.serverIp, req.user);
+    if (verdict === 'denied') { status = 403; reason = needsUser ? needsUserReason(needsUser) : 'access denied by the configuration'; }
     else if (verdict === 'unsupported' && req.unsupportedAccess !== 'allow') { status = 403; reason = 'access depends on a rule the sidecar cannot check'; }
     else if (w.kind === 'missing') { status = 404; reason = 'file does not exist'; }
     else if (w.kind === 'other') { status = 404; reason = 'not a regular file'; }

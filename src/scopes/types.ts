@@ -31,7 +31,8 @@ export interface EnvOps {
 
 /**
  * The merged access rule of the sections that apply to a file. Evaluated per
- * request against the client address by `checkAccess` in src/scopes/access.ts.
+ * request against the client address and the user Apache authenticated by
+ * `checkAccess` in src/scopes/access.ts.
  */
 export type AccessRule =
   | { readonly kind: 'all'; readonly granted: boolean }
@@ -39,8 +40,16 @@ export type AccessRule =
   | { readonly kind: 'local'; readonly negate: boolean }
   | { readonly kind: 'all-of' | 'any-of' | 'none-of'; readonly rules: readonly AccessRule[] }
   | { readonly kind: 'legacy'; readonly order: 'allow,deny' | 'deny,allow' | 'mutual-failure'; readonly allow: readonly string[]; readonly deny: readonly string[] }
-  /** Something the sidecar cannot check (Require valid-user, env=, expr …). */
-  | { readonly kind: 'unsupported'; readonly what: string; readonly file: string; readonly line: number };
+  /** `Require [not] valid-user` (mod_authz_user): any user Apache authenticated and forwarded. */
+  | { readonly kind: 'valid-user'; readonly negate: boolean; readonly file: string; readonly line: number }
+  /** `Require [not] user NAME…` (mod_authz_user): one of these users, compared byte for byte. */
+  | { readonly kind: 'user'; readonly negate: boolean; readonly users: readonly string[]; readonly file: string; readonly line: number }
+  /**
+   * Something the sidecar cannot check (Require group, env=, expr …). `needsUser`:
+   * a provider that denies for want of a user (group, ldap-*, …), so it refuses
+   * a request without one whatever --apache-checks-access says.
+   */
+  | { readonly kind: 'unsupported'; readonly what: string; readonly file: string; readonly line: number; readonly needsUser?: boolean };
 
 export interface VHost {
   /** The host part of ServerName (`https://www.example.com:443` gives `www.example.com`). */
@@ -104,7 +113,9 @@ export interface ResolveRequest {
   readonly clientIp?: string;
   /** The server's own address, which `Require local` also accepts. */
   readonly serverIp?: string;
-  /** Rules the sidecar cannot check (Require valid-user …): 'deny' (default, 403) or 'allow' (the operator says Apache checks them). */
+  /** The user Apache authenticated (REMOTE_USER from a trusted proxy), for `Require valid-user`/`user`; absent or null: none. */
+  readonly user?: string | null;
+  /** Rules the sidecar cannot check (Require group …): 'deny' (default, 403) or 'allow' (the operator says Apache checks them). */
   readonly unsupportedAccess?: 'deny' | 'allow';
 }
 

@@ -62,6 +62,7 @@ export const resolvePass: Pass = (ctx) => {
     path: target.path,
     clientIp: client.address,
     ...(ctx.opts.serverAddr ? { serverIp: ctx.opts.serverAddr } : {}),
+    user: client.user,
     unsupportedAccess: ctx.opts.apacheChecksAccess ? 'allow' : 'deny',
   });
   ctx.resolution = r;
@@ -83,9 +84,10 @@ export const resolvePass: Pass = (ctx) => {
 
 /**
  * (d) The access rules Apache no longer applies to a proxied URL, evaluated by
- * resolve() against the client address (src/scopes/access.ts). A rule the
- * sidecar cannot evaluate is refused unless the operator says Apache checks
- * it (--apache-checks-access). Logged as httpd's AH01630 line.
+ * resolve() against the client address and the user a trusted Apache
+ * forwarded (src/scopes/access.ts). A rule the sidecar cannot evaluate is
+ * refused unless the operator says Apache checks it (--apache-checks-access).
+ * Logged as httpd's AH01630 line.
  */
 export const accessPass: Pass = (ctx) => {
   const r = need(ctx.resolution, 'resolution');

@@ -2,10 +2,11 @@
  * REMOTE_USER and AUTH_TYPE for a script behind Apache's authentication, as
  * mod_lwt gave them (ap_add_common_vars: r->user, r->ap_auth_type; mod_lwt.md
  * §7). Apache authenticates the proxied URL (auth in a <Location> or <Proxy>
- * section, the sidecar run with --apache-checks-access) and the snippet passes
- * the result on in X-Forwarded-User/-Auth-Type, which a client cannot forge.
- * The reference is real Apache running the same script through mod_cgi behind
- * the same <Location>.
+ * section) and the snippet passes the result on in X-Forwarded-User/-Auth-Type,
+ * which a client cannot forge. The reference is real Apache running the same
+ * script through mod_cgi behind the same <Location>. The sidecar checks the
+ * site's `Require valid-user`/`user` against that user itself, also with
+ * --apache-checks-access, so a <Directory> Apache skips still protects.
  */
 
 import { strict as assert } from 'node:assert';
@@ -69,7 +70,21 @@ const WHO_SITE = [
   '</Location>',
   // Where mod_lwt-era configurations had it: Apache skips it for a proxied URL.
   `<Directory ${WHO_DIR}/dir>`, ...basicAuth('lwt dir'), '</Directory>',
+  // The mod_lwt-era <Directory> kept, with authentication added where Apache applies it.
+  `<Directory ${WHO_DIR}/both>`, ...basicAuth('lwt both'), '</Directory>',
+  '<Location /who/both/>', ...basicAuth('lwt both'), '</Location>',
+  // The user list stays in <Directory> (the sidecar checks it); Apache's <Proxy>, which the sidecar does not read, authenticates.
+  `<Directory ${WHO_DIR}/users>`, '    Require user alice josé', '</Directory>',
+  '<Proxy "${LWT_SIDECAR_URL}/who/users/*">', ...basicAuth('lwt users'), '</Proxy>',
 ];
+
+/** The line of `Require valid-user` in the section that opens with `opening`, in Apache's generated configuration. */
+function requireLine(configFile: string, opening: string): number {
+  const lines = fs.readFileSync(configFile, 'utf8').split('\n');
+  const start = lines.indexOf(opening);
+  assert.ok(start >= 0, `no '${opening}' in ${configFile}`);
+  return lines.findIndex((l, i) => i > start && /^\s*Require valid-user$/.test(l)) + 1;
+}
 
 /** `KEY=value` lines of www/e2e/env.ws (the dumper environment.test.ts reads) or of WHO_SCRIPT. */
 function parseDump(res: RawResponse): Map<string, string> {
@@ -102,10 +117,13 @@ describe('e2e: REMOTE_USER and AUTH_TYPE of a request Apache authenticated', fun
   before(() => {
     execFileSync('htpasswd', ['-bc', PASSWORDS, 'alice', 's3cret'], { stdio: 'pipe' });
     execFileSync('htpasswd', ['-b', PASSWORDS, 'josé', 'pw'], { stdio: 'pipe' });
+    execFileSync('htpasswd', ['-b', PASSWORDS, 'bob', 'b0b'], { stdio: 'pipe' });
     fs.mkdirSync(WHO_DIR);
     fs.writeFileSync(path.join(WHO_DIR, 'who.ws'), WHO_SCRIPT);
-    fs.mkdirSync(path.join(WHO_DIR, 'dir'));
-    fs.writeFileSync(path.join(WHO_DIR, 'dir', 'who.ws'), WHO_SCRIPT);
+    for (const dir of ['dir', 'both', 'users']) {
+      fs.mkdirSync(path.join(WHO_DIR, dir));
+      fs.writeFileSync(path.join(WHO_DIR, dir, 'who.ws'), WHO_SCRIPT);
+    }
     // Apache started as root reads the file as www-data.
     fs.chmodSync(AUTH_DIR, 0o755);
     fs.chmodSync(PASSWORDS, 0o644);
@@ -114,7 +132,7 @@ describe('e2e: REMOTE_USER and AUTH_TYPE of a request Apache authenticated', fun
 
   const banner = (() => { try { return apacheBanner(); } catch { return 'apache2 missing'; } })();
   const stack = useStack({
-    // The sidecar reads `Require valid-user` in the <Location>, which it cannot check: Apache does.
+    // --apache-checks-access as an operator relying on Apache would run it: valid-user/user are checked all the same.
     sidecarArgs: ['--workers', '2', '--server-software', banner, '--apache-checks-access', '--access-log', ACCESS_LOG],
     apache: {
       extra: [
@@ -170,9 +188,11 @@ describe('e2e: REMOTE_USER and AUTH_TYPE of a request Apache authenticated', fun
     const anonymous = (user: string) => send(stack.apache.port, '/who/who.ws/anonymous', [['Authorization', basic(user, 'x')]]);
     assert.equal(parseDump(await anonymous('guest\tone')).get('REMOTE_USER'), 'guest\tone');
     // Basic splits at the first colon: this user is `guest\r\nX-Injected`, a line of its own on the wire.
-    const env = parseDump(await anonymous('guest\r\nX-Injected: 1'));
-    assert.equal(env.get('REMOTE_USER'), '');
-    assert.equal(env.get('AUTH_TYPE'), 'Basic');
+    // Without the name the sidecar has no user for the <Location>'s `Require valid-user`: refused, not run.
+    const refused = await anonymous('guest\r\nX-Injected: 1');
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(refused.body.toString('latin1'), /REMOTE_USER=|X-Injected/);
+    await stack.sidecar.waitForOutput(/who\.ws \(Require valid-user \(\S+:\d+\) needs a user authenticated by Apache/);
   });
 
   it('answers a wrong or missing password with Apache\'s 401, which never reaches the sidecar', async () => {
@@ -231,10 +251,38 @@ describe('e2e: REMOTE_USER and AUTH_TYPE of a request Apache authenticated', fun
     assert.equal(env.get('PATH_INFO'), '/in-proxy/x');
   });
 
-  it('gets no protection from authentication left in a <Directory>: Apache skips it for a proxied URL', async () => {
-    // Why docs/deploy.md moves AuthType/Require valid-user to <Location>: with
-    // --apache-checks-access the sidecar relies on Apache, which never asks here.
-    const env = parseDump(await send(stack.apache.port, '/who/dir/who.ws'));
-    assert.equal(env.get('REMOTE_USER'), '');
+  it('refuses a <Directory> `Require valid-user` Apache skips, with --apache-checks-access, and logs why', async () => {
+    // Apache asks for nothing here (a proxied URL skips <Directory>), so no user is forwarded.
+    const res = await send(stack.apache.port, '/who/dir/who.ws', [['Authorization', basic('alice', 's3cret')]]);
+    assert.equal(res.status, 403);
+    assert.doesNotMatch(res.body.toString('latin1'), /REMOTE_USER=/);
+    const line = requireLine(stack.apache.configFile, `<Directory ${WHO_DIR}/dir>`);
+    const where = `${stack.apache.configFile}:${line}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const log = await stack.sidecar.waitForOutput(new RegExp(`client denied by server configuration: \\S*/who/dir/who\\.ws `
+      + `\\(Require valid-user \\(${where}\\) needs a user authenticated by Apache: put AuthType and Require in a <Location> or <Proxy> section\\)`));
+    // One line, at error level, for this request.
+    assert.equal(log.split('\n').filter((l) => l.includes('/who/dir/who.ws (Require valid-user')).length, 1);
+  });
+
+  it('admits the user Apache authenticated in a <Location> to a <Directory> `Require valid-user`', async () => {
+    assert.equal((await send(stack.apache.port, '/who/both/who.ws')).status, 401);
+    const env = parseDump(await send(stack.apache.port, '/who/both/who.ws', [['Authorization', basic('alice', 's3cret')]]));
+    assert.equal(env.get('REMOTE_USER'), 'alice');
+    assert.equal(env.get('AUTH_TYPE'), 'Basic');
+    // The sidecar checks it itself: straight to it, no user is no entry, and a trusted peer's user is.
+    assert.equal((await send(stack.sidecar.port, '/who/both/who.ws')).status, 403);
+    assert.equal(parseDump(await send(stack.sidecar.port, '/who/both/who.ws', [['X-Forwarded-User', 'carol']])).get('REMOTE_USER'), 'carol');
+  });
+
+  it('admits only the listed users of a <Directory> `Require user`, byte for byte', async () => {
+    const as = (user: string, password: string) => send(stack.apache.port, '/who/users/who.ws',
+      [['Authorization', `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`]]);
+    assert.equal(parseDump(await as('alice', 's3cret')).get('REMOTE_USER'), 'alice');
+    assert.equal(parseDump(await as('josé', 'pw')).get('REMOTE_USER'), Buffer.from('josé', 'utf8').toString('latin1'));
+    // Apache's <Proxy> lets any valid user through; the sidecar refuses bob, and never runs the script for him.
+    const bob = await as('bob', 'b0b');
+    assert.equal(bob.status, 403);
+    assert.doesNotMatch(bob.body.toString('latin1'), /REMOTE_USER=/);
+    assert.equal((await send(stack.apache.port, '/who/users/who.ws')).status, 401);
   });
 });

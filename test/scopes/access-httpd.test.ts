@@ -1,10 +1,16 @@
 /**
  * Access decisions against Debian's apache2: the same rules, requests from two
  * loopback addresses (127.0.0.1 and 127.0.0.2), and checkAccess()/resolve()
- * must admit and refuse exactly the clients Apache does.
+ * must admit and refuse exactly the clients Apache does. For `Require
+ * valid-user`/`user`, Apache authenticates Basic credentials itself (the rules
+ * sit in <Directory>, which applies to its own CGI) and the sidecar is given
+ * the user Apache would have forwarded.
  */
 
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/apache';
 import { buildSnapshot, resolve } from '../../src/scopes';
@@ -92,4 +98,148 @@ describe('access control agrees with Debian\'s apache2 for clients 127.0.0.1 and
     for (const t of TARGETS) seen.add((await oracle.get(t, 'localhost', '127.0.0.2')).status);
     assert.ok(seen.has(200) && seen.has(403));
   });
+});
+
+/** Directory name → access directives behind `AuthType Basic` (users alice and bob in the password file). */
+const USER_RULES: Record<string, string> = {
+  validUser: 'Require valid-user',
+  userList: 'Require user alice carol',
+  caseSensitive: 'Require user Alice',
+  notUser: '<RequireAll>\n Require valid-user\n Require not user bob\n</RequireAll>',
+  ipOrUser: 'Require ip 127.0.0.2\nRequire user bob',
+  ipAndUser: '<RequireAll>\n Require ip 127.0.0.1\n Require user alice bob\n</RequireAll>',
+  noneUser: '<RequireAll>\n Require ip 127.0.0.0/8\n <RequireNone>\n  Require user bob\n </RequireNone>\n</RequireAll>',
+  ipNotUser: '<RequireAll>\n Require ip 127.0.0.1\n Require not user bob\n</RequireAll>',
+  satisfyAny: 'Order allow,deny\nAllow from 127.0.0.2\nRequire user alice\nSatisfy Any',
+  satisfyAll: 'Order allow,deny\nAllow from 127.0.0.2\nRequire user alice\nSatisfy All',
+};
+
+const AUTH_MODULES = ['authn_core', 'authn_file', 'auth_basic', 'authz_user']
+  .map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`).join('\n');
+
+const CREDENTIALS: Record<string, string | null> = { none: null, alice: 'alice:pw-a', bob: 'bob:pw-b' };
+
+/** GET through apache2 from `from`, with Basic credentials; 200 only when the CGI ran. */
+function getAs(port: number, target: string, from: string, credentials: string | null): Promise<number> {
+  const headers: Record<string, string> = { Host: 'localhost' };
+  if (credentials) headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: target, headers, agent: false, localAddress: from }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve(res.statusCode === 200 && !body.startsWith('CGI\n') ? -1 : res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('Require valid-user and user agree with Debian\'s apache2 authenticating Basic credentials', function () {
+  this.timeout(30000);
+  let root = '';
+  let oracle: Oracle;
+  let snap: Snapshot;
+  const targets = Object.keys(USER_RULES).map((d) => `/${d}/a.ws`);
+
+  before(async () => {
+    root = tempSite(Object.fromEntries(targets.map((t) => [`www${t}`, ''])));
+    const passwords = path.join(root, 'htpasswd');
+    execFileSync('htpasswd', ['-bc', passwords, 'alice', 'pw-a'], { stdio: 'pipe' });
+    execFileSync('htpasswd', ['-b', passwords, 'bob', 'pw-b'], { stdio: 'pipe' });
+    // Apache reads it as www-data.
+    fs.chmodSync(passwords, 0o644);
+    let body = `${AUTH_MODULES}\nDocumentRoot ${root}/www\nAddHandler lwt-wsapi .ws\n`;
+    for (const [dir, rules] of Object.entries(USER_RULES)) {
+      body += `<Directory ${root}/www/${dir}>\nAuthType Basic\nAuthName "${dir}"\nAuthUserFile ${passwords}\n${rules}\n</Directory>\n`;
+    }
+    oracle = await Oracle.start(root, body, targets.map((t) => `www${t}`));
+    snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
+  });
+
+  after(async () => {
+    await oracle?.close();
+    if (root) removeSite(root);
+  });
+
+  for (const target of targets) {
+    it(`${target}: ${USER_RULES[target.split('/')[1]!]!.replace(/\n\s*/g, '; ')}`, async () => {
+      const got: string[] = [];
+      const want: string[] = [];
+      for (const from of ['127.0.0.1', '127.0.0.2']) {
+        for (const [who, credentials] of Object.entries(CREDENTIALS)) {
+          // httpd asks for credentials (401) where the sidecar, which cannot, refuses (403).
+          const status = await getAs(oracle.port, target, from, credentials);
+          want.push(`${from} ${who} ${status === 401 ? 403 : status}`);
+          const user = credentials === null ? null : who;
+          got.push(`${from} ${who} ${resolve(snap, { path: target, clientIp: from, serverIp: '127.0.0.1', user }).status}`);
+        }
+      }
+      assert.deepEqual(got, want);
+    });
+  }
+
+  it('saw Apache grant, ask for credentials and refuse (the table is not trivial)', async () => {
+    const seen = new Set<number>();
+    for (const t of targets) {
+      for (const c of Object.values(CREDENTIALS)) seen.add(await getAs(oracle.port, t, '127.0.0.2', c));
+    }
+    assert.deepEqual([...seen].sort(), [200, 401, 403]);
+  });
+});
+
+/** Providers the sidecar cannot evaluate but that, like valid-user, deny for want of a user. */
+const NEED_USER: Record<string, string> = {
+  group: 'Require group staff',
+  dbmGroup: 'Require dbm-group staff',
+  dbdGroup: 'Require dbd-group staff',
+  fileOwner: 'Require file-owner',
+  fileGroup: 'Require file-group',
+  ldapUser: 'Require ldap-user alice',
+  ldapGroup: 'Require ldap-group cn=staff',
+  ldapDn: 'Require ldap-dn cn=alice',
+  ldapAttribute: 'Require ldap-attribute employeeType=staff',
+  ldapFilter: 'Require ldap-filter (employeeType=staff)',
+  groupAndIp: '<RequireAll>\n Require ip 127.0.0.1\n Require group staff\n</RequireAll>',
+};
+
+const NEED_USER_MODULES = ['authn_core', 'authn_file', 'auth_basic', 'authz_user', 'authz_groupfile', 'authz_dbm', 'authz_owner',
+  'dbd', 'authz_dbd', 'ldap', 'authnz_ldap'].map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`).join('\n');
+
+describe('providers that need a user refuse a request without one, where Apache asks for credentials', function () {
+  this.timeout(30000);
+  let root = '';
+  let oracle: Oracle;
+  let snap: Snapshot;
+  const targets = Object.keys(NEED_USER).map((d) => `/${d}/a.ws`);
+
+  before(async () => {
+    root = tempSite(Object.fromEntries(targets.map((t) => [`www${t}`, ''])));
+    fs.writeFileSync(path.join(root, 'groups'), 'staff: alice\n');
+    let body = `${NEED_USER_MODULES}\nDocumentRoot ${root}/www\nAddHandler lwt-wsapi .ws\n`;
+    for (const [dir, rules] of Object.entries(NEED_USER)) {
+      body += `<Directory ${root}/www/${dir}>\nAuthType Basic\nAuthName "${dir}"\nAuthUserFile ${root}/groups\nAuthGroupFile ${root}/groups\n${rules}\n</Directory>\n`;
+    }
+    oracle = await Oracle.start(root, body, targets.map((t) => `www${t}`));
+    snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
+  });
+
+  after(async () => {
+    await oracle?.close();
+    if (root) removeSite(root);
+  });
+
+  for (const target of targets) {
+    it(`${target}: ${NEED_USER[target.split('/')[1]!]!.replace(/\n\s*/g, '; ')}`, async () => {
+      const got: string[] = [];
+      const want: string[] = [];
+      for (const from of ['127.0.0.1', '127.0.0.2']) {
+        want.push(`${from} ${await getAs(oracle.port, target, from, null)}`);
+        // Even with --apache-checks-access: Apache never asks for credentials on a proxied URL's <Directory>.
+        const r = resolve(snap, { path: target, clientIp: from, serverIp: '127.0.0.1', unsupportedAccess: 'allow' });
+        got.push(`${from} ${r.status === 403 && r.reason?.includes('needs a user authenticated by Apache') ? 401 : r.status}`);
+      }
+      assert.deepEqual(got, want);
+    });
+  }
 });

@@ -41,6 +41,15 @@ describe('server/passes: the request pipeline', () => {
       assert.ok(run.logs.some((l) => / 400: the path climbs above the root \[LWT_BAD_REQUEST\]\n$/.test(l)), run.logs.join(''));
     });
 
+    it('checks Require valid-user against the user a trusted proxy forwarded, and logs why it refuses without one', async () => {
+      const none = await request(run.port, '/app/auth/member.lua');
+      assert.equal(none.status, 403);
+      assert.ok(run.logs.some((l) => /\[error\] \[client 127\.0\.0\.1\] 403: client denied by server configuration: \S+\/app\/auth\/member\.lua \(Require valid-user \(\S+httpd\.conf:13\) needs a user authenticated by Apache: put AuthType and Require in a <Location> or <Proxy> section\)\n$/.test(l)), run.logs.join(''));
+      const member = await request(run.port, '/app/auth/member.lua', { headers: { 'X-Forwarded-User': 'alice' } });
+      assert.equal(member.status, 200);
+      assert.equal(member.body.toString(), 'SECRET-RAN');
+    });
+
     it('keeps going through every pass for a good request', async () => {
       const r = await request(run.port, '/app/hello.lua', { headers: { Host: 'LOCALHOST.' } });
       assert.equal(r.status, 200);
