@@ -32,13 +32,13 @@ function cString(L: LuaState, arg: number): Uint8Array {
 }
 
 function checkString(L: LuaState, arg: number): string {
-  return Buffer.from(lauxlib.luaL_checkstring(L, arg)).toString('latin1');
+  return bytesToBinary(lauxlib.luaL_checkstring(L, arg));
 }
 
 function toKey(L: LuaState, arg: number): string {
   const t = lua.lua_type(L, arg);
   if (t !== lua.LUA_TSTRING && t !== lua.LUA_TNUMBER) lauxlib.luaL_checkstring(L, arg);
-  return Buffer.from(lua.lua_tolstring(L, arg)).toString('latin1');
+  return bytesToBinary(lua.lua_tolstring(L, arg));
 }
 
 /** A binary string (one char per byte: env and header values, see LuaJob) as the same bytes. */

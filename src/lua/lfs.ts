@@ -13,7 +13,7 @@
 
 import * as fs from 'node:fs';
 import { bindState, stateContext, type StateContext } from './context';
-import { lua, lauxlib, FILE_HANDLE, PRELOAD_TABLE, toLuaString, pushTables, tablesImage, type LuaState, type LuaString, type TablesImage } from './fengari';
+import { lua, lauxlib, FILE_HANDLE, PRELOAD_TABLE, toLuaString, toJsString, pushTables, tablesImage, type LuaState, type LuaString, type TablesImage } from './fengari';
 import { getState, type IoState } from './iofile';
 import { FileStream, statePath } from './luafile';
 import { osError, toOsError } from './oserror';
@@ -28,7 +28,7 @@ function ctxOf(L: LuaState): StateContext {
 }
 
 function text(b: LuaString): string {
-  return Buffer.from(b).toString('utf8');
+  return toJsString(b);
 }
 
 /** lfs's pusherror: nil, "[info: ]strerror", errno. */

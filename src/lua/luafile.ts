@@ -24,7 +24,8 @@ export function statePath(ctx: StateContext, name: Uint8Array): Buffer {
   const p = nul >= 0 ? name.subarray(0, nul) : name;
   if (p.length === 0) throw osError('ENOENT');
   // Bytes, not a decoded string: a Lua path may be any byte sequence.
-  if (p[0] === 47 /* '/' */) return Buffer.from(p);
+  // A view, not a copy: Lua strings are never mutated, and fs copies the path itself.
+  if (p[0] === 47 /* '/' */) return Buffer.from(p.buffer, p.byteOffset, p.length);
   return Buffer.concat([Buffer.from(ctx.cwd.endsWith('/') ? ctx.cwd : `${ctx.cwd}/`), p]);
 }
 

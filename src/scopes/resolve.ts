@@ -86,8 +86,47 @@ interface Walk {
   links: Array<{ path: string; depth: number }>;
 }
 
+/**
+ * True when no directory of `server` takes FollowSymLinks away (the server's
+ * Options keep it and no non-regex <Directory> removes it, as symlinkRefused
+ * merges them): then a link never changes the answer, and one stat of the
+ * whole path (following links) finds an existing file as the walk would.
+ */
+const linksFollowed = new WeakMap<ServerModel, boolean>();
+function followsLinksEverywhere(server: ServerModel): boolean {
+  let v = linksFollowed.get(server);
+  if (v === undefined) {
+    const keeps = (o: { opts: number }) => (o.opts & OPT_SYM_LINKS) !== 0;
+    v = keeps(mergeOptions(SERVER_OPTIONS, server.defaults.options))
+      && server.directories.every((s) => s.regex || keeps(mergeOptions(SERVER_OPTIONS, s.conf.options)));
+    linksFollowed.set(server, v);
+  }
+  return v;
+}
+
+/** walk() for a regular file found by one stat: the same directories, with no syscall per segment. */
+function fileWalk(full: string): Walk {
+  const dirs = ['/'];
+  let i = 1;
+  for (;;) {
+    const j = full.indexOf('/', i);
+    if (j < 0) return { dirs, filename: full, pathInfo: '', kind: 'file', links: [] };
+    if (j > i) dirs.push(full.slice(0, j) + '/');
+    i = j + 1;
+  }
+}
+
 /** ap_directory_walk's stat loop: stop at the first regular file or the first missing segment. */
-function walk(full: string): Walk {
+function walk(full: string, server?: ServerModel): Walk {
+  if (server !== undefined && followsLinksEverywhere(server)) {
+    let isFile = false;
+    try {
+      isFile = fs.statSync(full, { throwIfNoEntry: false })?.isFile() === true;
+    } catch {
+      // ENOTDIR (a file with PATH_INFO after it), EACCES, ELOOP: the walk finds out.
+    }
+    if (isFile) return fileWalk(full);
+  }
   const dirs = ['/'];
   const links: Walk['links'] = [];
   let i = 1;
@@ -249,7 +288,7 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
     const next = name.startsWith('/') ? name : uri + name;
     const t = translate(server, next);
     if (!t.filename.startsWith('/')) continue;
-    const found = walk(t.filename);
+    const found = walk(t.filename, server);
     if (found.kind === 'dir' && !next.endsWith('/')) {
       return { ...resolveIn(server, next, req, 1, t, found), status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
     }
@@ -270,7 +309,7 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
   const t = known ?? translate(server, uri);
   // A relative Alias target (mod_alias does not root it) cannot name a file httpd would serve.
   if (!t.filename.startsWith('/')) return refused(server, `'${t.filename}' is not an absolute file name`);
-  const w = walked ?? walk(t.filename);
+  const w = walked ?? walk(t.filename, server);
   if (w.kind === 'dir' && uri.endsWith('/') && depth === 0) {
     const index = directoryIndex(server, w, uri, req);
     if (index) return index;
