@@ -92,10 +92,21 @@ export function plainAddress(addr: string): string {
   return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
+/** Answers per list and peer address: BlockList.check builds a SocketAddress on every call. */
+const trustMemo = new WeakMap<BlockList, Map<string, boolean>>();
+const TRUST_MEMO_MAX = 1024;
+
 export function isTrusted(list: BlockList, addr: string): boolean {
-  const family = isIP(addr);
-  if (family === 0) return false;
-  return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
+  let memo = trustMemo.get(list);
+  if (memo === undefined) trustMemo.set(list, memo = new Map());
+  let trusted = memo.get(addr);
+  if (trusted === undefined) {
+    const family = isIP(addr);
+    trusted = family !== 0 && list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
+    if (memo.size >= TRUST_MEMO_MAX) memo.clear();
+    memo.set(addr, trusted);
+  }
+  return trusted;
 }
 
 /** Split `a, b, c` into the client's part (`a, b`) and Apache's last entry (`c`). */
