@@ -302,6 +302,13 @@ const EDITS = [
   ['defs.js',
     'const to_luastring_cache = {};',
     `const to_luastring_cache = {};\nconst lwt_interned = new WeakSet(); ${MARK}\nmodule.exports.lwt_interned = lwt_interned;`],
+  // gsub, format and concat add bytes one by one: no new subarray view for each.
+  ['lauxlib.js',
+    'const luaL_addchar = function(B, c) {\n    luaL_prepbuffsize(B, 1);\n    B.b[B.n++] = c;\n};',
+    `const luaL_addchar = function(B, c) {\n    if (B.b.length <= B.n) luaL_prepbuffsize(B, 1); ${MARK} /* grow only when full */\n    B.b[B.n++] = c;\n};`],
+  ['lauxlib.js',
+    '        s = from_userstring(s);\n        let b = luaL_prepbuffsize(B, l);\n        b.set(s.subarray(0, l));\n        luaL_addsize(B, l);',
+    `        s = from_userstring(s);\n        if (B.b.length < B.n + l) luaL_prepbuffsize(B, l); ${MARK} /* copy in place, no views */\n        B.b.set(l === s.length ? s : s.subarray(0, l), B.n);\n        luaL_addsize(B, l);`],
   // luaS_hash is the key of every string in a table and the equality test of long strings.
   // Unpadded hex made "\1\35" and "\18\3" one string ("|123"); one character per byte cannot collide.
   ['lstring.js',
