@@ -13,7 +13,8 @@ export { SidecarError, ErrorCodes, formatError, type ErrorCode, type ErrorShape,
 export { loadConfig, parseText } from './apache';
 export type { Directive, LoadOptions, LoadedConfig, WatchSet } from './apache/types';
 export { buildSnapshot, resolve, checkAccess, describeSnapshot, describeResolution } from './scopes';
-export type { Snapshot, Resolution, ResolveRequest, VHost, Scope } from './scopes/types';
+export { decideAccess, type AccessDecision, type AccessVerdict } from './scopes/access';
+export type { Snapshot, Resolution, ResolveRequest, VHost, Scope, AccessRule } from './scopes/types';
 export { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from './lua';
 export type { LuaJob, ResponseSink, RunResult, RuntimeOptions } from './lua/types';
 export { WorkerPool } from './workers';

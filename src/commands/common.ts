@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SidecarError } from '../errors';
 import { loadConfig } from '../apache';
 import { buildSnapshot } from '../scopes';
+import { utf8Bytes } from '../server/cgi-env';
 import type { LoadOptions } from '../apache/types';
 import type { Snapshot } from '../scopes/types';
 
@@ -57,4 +58,20 @@ export function loadOptionsFrom(values: Record<string, unknown>): LoadOptions {
 
 export function loadSnapshot(opts: LoadOptions, generation = 1): Snapshot {
   return buildSnapshot(loadConfig(opts), generation);
+}
+
+/**
+ * A name given for r->user (`--user`) or r->ap_auth_type (`--auth-type`), as
+ * the UTF-8 bytes a forwarded header would carry (binary string); null when
+ * the option is absent. An empty value is no user in httpd, and a header
+ * cannot carry control characters, so neither could reach `serve`.
+ */
+export function authOption(option: string, value: unknown): string | null {
+  if (value === undefined) return null;
+  const text = String(value);
+  if (text === '') throw new SidecarError('LWT_USAGE', `${option} must not be empty (leave the option out for a request without one)`);
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(text)) {
+    throw new SidecarError('LWT_USAGE', `${option} must not contain control characters (a forwarded header cannot carry them)`);
+  }
+  return utf8Bytes(text);
 }

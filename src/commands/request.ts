@@ -2,10 +2,13 @@
  * `lwt-sidecar request`: resolve one URL with the configuration engine, run
  * it in-process through the Lua runtime, and print the raw HTTP response the
  * way `curl -i` shows it. The way to try a script without Apache.
+ * `--user`/`--auth-type` stand for what a trusted Apache forwards after
+ * authenticating the request: access is decided and REMOTE_USER/AUTH_TYPE
+ * are set as `serve` does with them.
  */
 
 import * as fs from 'node:fs';
-import { CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot, parseCommandArgs, type CommandIO } from './common';
+import { authOption, CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot, parseCommandArgs, type CommandIO } from './common';
 import { SidecarError } from '../errors';
 import { resolve } from '../scopes';
 import { parseTarget } from '../server/target';
@@ -15,24 +18,29 @@ import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../lua';
 import type { LuaJob } from '../lua/types';
 import type { Resolution } from '../scopes/types';
 
-
 const OPTIONS = {
   ...CONFIG_OPTIONS,
   host: { type: 'string' },
   request: { type: 'string', short: 'X' },
   header: { type: 'string', short: 'H', multiple: true },
   data: { type: 'string' },
+  user: { type: 'string' },
+  'auth-type': { type: 'string' },
   verbose: { type: 'boolean', short: 'v' },
 } as const;
 
 const USAGE = [
-  'usage: lwt-sidecar request --config FILE [--host NAME] [-X METHOD] [-H "Name: value"]... [--data TEXT|@FILE] URL',
+  'usage: lwt-sidecar request --config FILE [--host NAME] [-X METHOD] [-H "Name: value"]... [--data TEXT|@FILE]',
+  '                           [--user NAME [--auth-type TYPE]] URL',
   '',
   CONFIG_USAGE,
   '  --host NAME            the Host header (default: the URL\'s host, else the main server\'s name)',
   '  -X, --request METHOD   the request method (default GET, or POST with --data)',
   '  -H, --header "N: v"    a request header (repeatable)',
   '  --data TEXT|@FILE      the request body',
+  '  --user NAME            run as a request Apache authenticated as NAME: Require valid-user/user',
+  '                         are checked against it, the script sees REMOTE_USER (default: no user)',
+  '  --auth-type TYPE       the AuthType Apache used, the script\'s AUTH_TYPE (default Basic; needs --user)',
   '  -v, --verbose          also print info and debug log lines (print output, request statistics)',
 ].join('\n') + '\n';
 
@@ -40,6 +48,9 @@ const CLIENT = { ip: '127.0.0.1', port: 54321 };
 
 interface Parsed {
   method: string;
+  /** r->user and r->ap_auth_type as a trusted Apache forwards them (binary strings); null: none. */
+  user: string | null;
+  authType: string | null;
   headers: Array<[string, string]>;
   body: Uint8Array;
   host: string | null;
@@ -70,7 +81,13 @@ function parseRequest(values: Record<string, unknown>, url: string): Parsed {
   const host = (values.host as string | undefined) ?? hostHeader ?? (abs?.[2] || null);
   if (host !== null && hostHeader === undefined) headers.unshift(['Host', host]);
   const method = (values.request as string | undefined) ?? (data !== undefined ? 'POST' : 'GET');
-  return { method, headers, body, host: host === null ? null : host.replace(/:\d+$/, ''), port: abs?.[3] ? Number(abs[3]) : 80, target: url };
+  const user = authOption('--user', values.user);
+  // httpd sets r->ap_auth_type only while authenticating, and the script runs only once that found a user.
+  if (user === null && values['auth-type'] !== undefined) {
+    throw new SidecarError('LWT_USAGE', '--auth-type needs --user: Apache sets AUTH_TYPE only for a request it authenticated');
+  }
+  const authType = user === null ? null : authOption('--auth-type', values['auth-type'] ?? 'Basic');
+  return { method, user, authType, headers, body, host: host === null ? null : host.replace(/:\d+$/, ''), port: abs?.[3] ? Number(abs[3]) : 80, target: url };
 }
 
 function signature(req: Parsed, res: Resolution | null): SignatureInfo {
@@ -120,6 +137,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     path: parsed.target.path,
     clientIp: CLIENT.ip,
     serverIp: '127.0.0.1',
+    user: req.user,
   });
   if (res.status !== 200 || res.filename === null) {
     if (res.reason) io.stderr.write(`lwt-sidecar: ${res.reason}\n`);
@@ -156,6 +174,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     serverSignature: '',
     remoteAddr: CLIENT.ip,
     remotePort: CLIENT.port,
+    remoteUser: req.user,
+    authType: req.authType,
     headers,
     envOps: res.env,
     processEnv: process.env,

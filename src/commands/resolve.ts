@@ -2,12 +2,13 @@
  * `lwt-sidecar resolve`: show what the sidecar would do with one request
  * before running anything: the virtual host, the file, PATH_INFO,
  * SCRIPT_NAME, the merged handler and Lua settings, or why it is not an
- * lwt-wsapi request. The URL is decoded and normalised as the server does.
+ * lwt-wsapi request. The URL is decoded and normalised as the server does;
+ * `--user` stands for the user a trusted Apache authenticated and forwarded.
  */
 
-import { CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot, parseCommandArgs, type CommandIO } from './common';
+import { authOption, CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot, parseCommandArgs, type CommandIO } from './common';
 import { SidecarError } from '../errors';
-import { describeResolution, resolve } from '../scopes';
+import { checkAccess, describeResolution, resolve } from '../scopes';
 import { parseTarget } from '../server/target';
 
 const OPTIONS = {
@@ -15,20 +16,32 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'client-ip': { type: 'string' },
+  user: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
 const USAGE = [
-  'usage: lwt-sidecar resolve --config FILE [--host NAME] [--port N] [--client-ip IP] URL [--json]',
+  'usage: lwt-sidecar resolve --config FILE [--host NAME] [--port N] [--client-ip IP] [--user NAME] URL [--json]',
   '',
   CONFIG_USAGE,
   '  --host NAME            the Host header (default: the URL\'s host, else none: the default virtual host)',
   '  --port N               the port the client connected to on Apache (default: the URL\'s, else 80)',
   '  --client-ip IP         the client address for access rules (default 127.0.0.1)',
+  '  --user NAME            the user Apache authenticated, for Require valid-user/user (default: none)',
   '  --json                 print one JSON object (see docs/cli-json.md)',
 ].join('\n') + '\n';
 
-type Description = ReturnType<typeof describeResolution>;
+/** The request as resolved: `user` is the user Apache authenticated, null for none. */
+interface RequestEcho {
+  url: string;
+  host: string | null;
+  port: number;
+  path: string | null;
+  clientIp: string;
+  user: string | null;
+}
+
+type Description = ReturnType<typeof describeResolution> & { request: RequestEcho };
 
 export function formatText(d: Description): string {
   const rows: Array<[string, string]> = [['status', `${d.status}${d.reason ? ` (${d.reason})` : ''}`]];
@@ -42,6 +55,7 @@ export function formatText(d: Description): string {
     ['LuaCPath', d.luaCPath ?? '(Lua default)'],
     ['LuaMemoryLimit', String(d.lua.memoryLimit)],
   );
+  if (d.request.user !== null) rows.push(['user', d.request.user]);
   if (d.accessVerdict !== null && d.access !== null) rows.push(['access', d.accessVerdict]);
   for (const [k, v] of d.env.set) rows.push(['SetEnv', `${k}=${v}`]);
   for (const k of d.env.pass) rows.push(['PassEnv', k]);
@@ -64,12 +78,18 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const host = values.host ?? (abs?.[1] || undefined);
   const port = values.port !== undefined ? portOf(values.port) : abs?.[2] ? portOf(abs[2]) : 80;
   const clientIp = values['client-ip'] ?? '127.0.0.1';
+  const user = authOption('--user', values.user);
   const snap = loadSnapshot(loadOptionsFrom(values));
   const target = parseTarget(url);
   // A target httpd refuses (bad escape, %2F, NUL, `..` above the root) never reaches a handler: 404 here.
   const path = target.ok ? target.target.path : '\0';
-  const res = resolve(snap, { host, port, path, clientIp });
-  const d = describeResolution(res, clientIp);
+  const res = resolve(snap, { host, port, path, clientIp, user });
+  const request: RequestEcho = {
+    url, host: host ?? null, port, path: target.ok ? target.target.path : null, clientIp, user: values.user ?? null,
+  };
+  // describeResolution decides for no user; the verdict must match the status resolve() gave this user.
+  const accessVerdict = checkAccess(res.access, clientIp, undefined, user);
+  const d: Description = { ...describeResolution(res, clientIp), accessVerdict, request };
   if (!target.ok) d.reason = `${target.reason} (Apache answers ${target.status})`;
   io.stdout.write(values.json ? JSON.stringify(d, null, 2) + '\n' : formatText(d));
   return 0;

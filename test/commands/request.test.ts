@@ -10,8 +10,10 @@ import * as path from 'node:path';
 import { run } from '../../src/commands/request';
 import { main } from '../../src/cli';
 import { SCRIPTS, runOracle } from '../helpers/oracle';
+import { useSidecar } from '../helpers/sidecar';
 
 const GROW_SCRIPT = path.join(SCRIPTS, 'grow.lua');
+const AUTH_CONF = path.resolve(SCRIPTS, '..', '..', 'httpd-conf', 'user-auth', 'httpd.conf');
 
 let dir = '';
 let conf = '';
@@ -163,5 +165,82 @@ describe('lwt-sidecar request', () => {
 
   it('refuses a missing URL with a usage error', async () => {
     await assert.rejects(run(['--config', conf], { stdout: { write: () => undefined }, stderr: { write: () => undefined } }), /exactly one URL/);
+  });
+
+  describe('--user and --auth-type', () => {
+    // Require valid-user below /env.lua/members, Require user alice josé below /env.lua/staff; env.lua dumps the environment.
+    const asUser = (...args: string[]) => request('--config', AUTH_CONF, ...args);
+
+    it('runs the script as the user Apache authenticated, with AUTH_TYPE Basic by default', async () => {
+      const r = await asUser('--user', 'alice', '/env.lua/staff');
+      const { head, body } = split(r.out);
+      assert.equal(head[0], 'HTTP/1.1 200 OK', r.err);
+      assert.match(body, /^REMOTE_USER=alice$/m);
+      assert.match(body, /^AUTH_TYPE=Basic$/m);
+    });
+
+    it('takes the AuthType from --auth-type', async () => {
+      const { head, body } = split((await asUser('--user', 'bob', '--auth-type', 'Digest', '/env.lua/members/x')).out);
+      assert.equal(head[0], 'HTTP/1.1 200 OK');
+      assert.match(body, /^REMOTE_USER=bob$/m);
+      assert.match(body, /^AUTH_TYPE=Digest$/m);
+    });
+
+    it('passes a non-ASCII user name as its UTF-8 bytes, as the forwarded header carries it', async () => {
+      const { head, body } = split((await asUser('--user', 'josé', '/env.lua/staff')).out);
+      assert.equal(head[0], 'HTTP/1.1 200 OK');
+      assert.match(body, new RegExp(`^REMOTE_USER=${Buffer.from('josé', 'utf8').toString('latin1')}$`, 'm'));
+    });
+
+    it('sets neither variable without --user', async () => {
+      const { head, body } = split((await asUser('/env.lua/open')).out);
+      assert.equal(head[0], 'HTTP/1.1 200 OK');
+      assert.match(body, /^REMOTE_USER=$/m);
+      assert.match(body, /^AUTH_TYPE=$/m);
+    });
+
+    const refusals: Array<[string[], RegExp]> = [
+      [['/env.lua/members/x'], /^lwt-sidecar: Require valid-user \(.*:\d+\) needs a user authenticated by Apache/],
+      [['/env.lua/staff'], /^lwt-sidecar: Require user alice josé \(.*:\d+\) needs a user authenticated by Apache/],
+      [['--user', 'bob', '/env.lua/staff'], /^lwt-sidecar: access denied by the configuration$/m],
+    ];
+    for (const [args, reason] of refusals) {
+      it(`answers 403 for ${args.join(' ')}`, async () => {
+        const r = await asUser(...args);
+        assert.equal(r.code, 0);
+        assert.equal(split(r.out).head[0], 'HTTP/1.1 403 Forbidden');
+        assert.match(r.err, reason);
+      });
+    }
+
+    describe('agrees with serve given the same user by a trusted Apache', () => {
+      const ctx = useSidecar({ config: AUTH_CONF, args: ['--workers', '1'] });
+      const who = (body: string) => body.split('\n').filter((l) => /^(REMOTE_USER|AUTH_TYPE)=/.test(l));
+      const cases: Array<[string | null, string | null, string]> = [
+        [null, null, '/env.lua/open'], [null, null, '/env.lua/members/x'], ['alice', 'Basic', '/env.lua/members/x'],
+        ['bob', 'Digest', '/env.lua/staff'], ['alice', 'Basic', '/env.lua/staff'],
+      ];
+      for (const [user, authType, url] of cases) {
+        it(`${user ?? 'no user'} ${url}`, async () => {
+          const forwarded: Record<string, string> = user === null ? {} : { 'X-Forwarded-User': user, 'X-Forwarded-Auth-Type': authType! };
+          const served = await fetch(ctx.sidecar.url + url, { headers: forwarded });
+          const servedBody = await served.text();
+          const local = await asUser(...(user === null ? [] : ['--user', user, '--auth-type', authType!]), url);
+          const { head, body } = split(local.out);
+          assert.equal(head[0], `HTTP/1.1 ${served.status} ${served.statusText}`);
+          if (served.status === 200) assert.deepEqual(who(body), who(servedBody));
+        });
+      }
+    });
+
+    it('refuses --auth-type without --user, and an empty --user', async () => {
+      const noUser = await asUser('--auth-type', 'Basic', '/env.lua/open');
+      assert.equal(noUser.code, 1);
+      assert.equal(noUser.out, '');
+      assert.match(noUser.err, /^lwt-sidecar: --auth-type needs --user/);
+      const empty = await asUser('--user', '', '/env.lua/open');
+      assert.equal(empty.code, 1);
+      assert.match(empty.err, /^lwt-sidecar: --user must not be empty/);
+    });
   });
 });

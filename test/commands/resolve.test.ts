@@ -72,3 +72,63 @@ describe('lwt-sidecar resolve', () => {
     assert.match(r.stderr, /resolve takes exactly one URL/);
   });
 });
+
+describe('lwt-sidecar resolve --user', () => {
+  // Require valid-user below /env.lua/members, Require user alice josé below /env.lua/staff.
+  const AUTH_CONF = path.resolve(SITE, '..', 'user-auth', 'httpd.conf');
+  const authJson = (...args: string[]) => {
+    const r = cli(['resolve', '--config', AUTH_CONF, '--json', ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+
+  const cases: Array<[string, string | null, 200 | 403, RegExp | null]> = [
+    ['/env.lua/members/x', null, 403, /^Require valid-user \(.*httpd\.conf:\d+\) needs a user authenticated by Apache/],
+    ['/env.lua/members/x', 'alice', 200, null],
+    ['/env.lua/members/x', 'bob', 200, null],
+    ['/env.lua/staff', null, 403, /^Require user alice josé \(.*httpd\.conf:\d+\) needs a user authenticated by Apache/],
+    ['/env.lua/staff', 'alice', 200, null],
+    ['/env.lua/staff', 'josé', 200, null],
+    ['/env.lua/staff', 'bob', 403, /^access denied by the configuration$/],
+    ['/env.lua/staff', 'Alice', 403, /^access denied by the configuration$/],
+  ];
+  for (const [url, user, status, reason] of cases) {
+    it(`answers ${status} for ${url} ${user === null ? 'without a user' : `as ${user}`}`, () => {
+      const d = authJson(...(user === null ? [] : ['--user', user]), url);
+      assert.equal(d.status, status, d.reason);
+      assert.equal(d.accessVerdict, status === 200 ? 'granted' : 'denied');
+      if (reason) assert.match(d.reason, reason);
+      else assert.equal(d.reason, null);
+      assert.equal(d.request.user, user);
+    });
+  }
+
+  it('keeps every key and echoes the request it resolved', () => {
+    const plain = authJson('/env.lua/staff');
+    const d = authJson('--user', 'alice', '--client-ip', '192.0.2.7', 'http://localhost:8080/env.lua/staff?q=1');
+    for (const key of Object.keys(plain)) assert.ok(key in d, key);
+    assert.deepEqual(d.request, {
+      url: 'http://localhost:8080/env.lua/staff?q=1', host: 'localhost', port: 8080, path: '/env.lua/staff', clientIp: '192.0.2.7', user: 'alice',
+    });
+    assert.deepEqual(plain.request, { url: '/env.lua/staff', host: null, port: 80, path: '/env.lua/staff', clientIp: '127.0.0.1', user: null });
+  });
+
+  it('does not let a user open what the client address may not', () => {
+    assert.equal(json('--host', 'api.example.test', '--client-ip', '192.0.2.7', '--user', 'alice', '/status.lua').status, 403);
+  });
+
+  it('shows the user in the table', () => {
+    const r = cli(['resolve', '--config', AUTH_CONF, '--user', 'alice', '/env.lua/staff']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^status\s+200$/m);
+    assert.match(r.stdout, /^user\s+alice$/m);
+    assert.match(r.stdout, /^access\s+granted$/m);
+  });
+
+  it('refuses an empty --user as a usage error', () => {
+    const r = cli(['resolve', '--config', AUTH_CONF, '--user', '', '/env.lua/staff']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^lwt-sidecar: --user must not be empty/);
+  });
+});
