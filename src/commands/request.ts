@@ -110,9 +110,16 @@ function printResponse(io: CommandIO, status: number, headers: ReadonlyArray<rea
   if (method !== 'HEAD') io.stdout.write(body);
 }
 
-function printError(io: CommandIO, status: number, req: Parsed, res: Resolution | null): void {
-  const page = Buffer.from(errorPage(status, req.method, signature(req, res)), 'latin1');
-  printResponse(io, status, [['Content-Type', 'text/html; charset=iso-8859-1']], page, req.method);
+function printError(io: CommandIO, status: number, req: Parsed, res: Resolution | null, location = ''): void {
+  const page = Buffer.from(errorPage(status, req.method, signature(req, res), location), 'latin1');
+  const headers: Array<[string, string]> = location ? [['Location', location]] : [];
+  printResponse(io, status, [...headers, ['Content-Type', 'text/html; charset=iso-8859-1']], page, req.method);
+}
+
+/** mod_dir's redirect for a directory without its slash, as serve builds it (http: the command has no TLS). */
+function slashLocation(req: Parsed, res: Resolution, query: string | null): string {
+  const host = req.host ?? res.vhost?.serverName ?? 'localhost';
+  return `http://${host}${req.port === 80 ? '' : `:${req.port}`}${res.redirect ?? ''}${query !== null ? `?${query}` : ''}`;
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -141,7 +148,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   });
   if (res.status !== 200 || res.filename === null) {
     if (res.reason) io.stderr.write(`lwt-sidecar: ${res.reason}\n`);
-    printError(io, res.status === 200 ? 404 : res.status, req, res);
+    const location = res.status === 301 && res.redirect ? slashLocation(req, res, parsed.target.query) : '';
+    printError(io, res.status === 200 ? 404 : res.status, req, res, location);
     return 0;
   }
   if (res.handler !== 'lwt-wsapi') {

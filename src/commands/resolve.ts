@@ -55,6 +55,7 @@ export function formatText(d: Description): string {
     ['LuaCPath', d.luaCPath ?? '(Lua default)'],
     ['LuaMemoryLimit', String(d.lua.memoryLimit)],
   );
+  if (d.redirect !== null) rows.push(['redirect', d.redirect]);
   if (d.request.user !== null) rows.push(['user', d.request.user]);
   if (d.accessVerdict !== null && d.access !== null) rows.push(['access', d.accessVerdict]);
   for (const [k, v] of d.env.set) rows.push(['SetEnv', `${k}=${v}`]);

@@ -78,6 +78,7 @@ class Walker {
     if (draft.acceptPathInfo) out.acceptPathInfo = draft.acceptPathInfo;
     if (draft.options) out.options = Object.freeze({ ...draft.options });
     if (draft.directoryIndex) out.directoryIndex = draft.directoryIndex;
+    if (draft.directorySlash !== undefined) out.directorySlash = draft.directorySlash;
     if (draft.mimeHandlers) out.mimeHandlers = draft.mimeHandlers;
     if (draft.removeHandlers) out.removeHandlers = draft.removeHandlers;
     if (draft.env) out.env = draft.env;

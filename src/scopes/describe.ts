@@ -74,5 +74,6 @@ export function describeResolution(res: Resolution, clientIp?: string) {
     access: res.access,
     accessVerdict: clientIp === undefined ? null : checkAccess(res.access, clientIp),
     scope: res.scope,
+    redirect: res.redirect ?? null,
   };
 }

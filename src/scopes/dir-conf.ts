@@ -48,6 +48,8 @@ export interface DirConf {
   readonly acceptPathInfo?: 'on' | 'off' | 'default';
   /** mod_dir: DirectoryIndex (`disabled` clears the list). */
   readonly directoryIndex?: readonly string[];
+  /** mod_dir: DirectorySlash (unset means On). */
+  readonly directorySlash?: boolean;
   /** mod_mime: extension (lower case, no dot) → handler, with where it was set. */
   readonly mimeHandlers?: ReadonlyMap<string, { readonly handler: string } & Origin>;
   /** mod_mime: RemoveHandler of this section; applied by the merge, never inherited. */
@@ -114,6 +116,8 @@ export function mergeDirConf(base: DirConf, add: DirConf): DirConf {
   if (api) out.acceptPathInfo = api;
   const di = add.directoryIndex ?? base.directoryIndex;
   if (di) out.directoryIndex = di;
+  const slash = add.directorySlash ?? base.directorySlash;
+  if (slash !== undefined) out.directorySlash = slash;
   const mime = mergeMime(base, add);
   if (mime) out.mimeHandlers = mime;
   const env = mergeEnv(base, add);

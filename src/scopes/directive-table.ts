@@ -31,6 +31,7 @@ export interface DirDraft {
   acceptPathInfo?: 'on' | 'off' | 'default';
   options?: { opts: number; add: number; remove: number };
   directoryIndex?: string[];
+  directorySlash?: boolean;
   mimeHandlers?: Map<string, { handler: string } & Origin>;
   removeHandlers?: string[];
   lua: { -readonly [K in keyof LuaConf]: LuaConf[K] };
@@ -222,6 +223,8 @@ const SPECS: readonly Spec[] = [
   { name: 'DirectoryIndex', min: 1, max: Infinity, levels: ANY, apply: (d, c) => {
     c.dir.directoryIndex = d.args.length === 1 && d.args[0].toLowerCase() === 'disabled' ? [] : [...d.args];
   } },
+  // mod_dir's AP_INIT_FLAG with OR_INDEXES: On or Off, anywhere.
+  { name: 'DirectorySlash', min: 1, max: 1, levels: ANY, apply: (d, c) => { c.dir.directorySlash = parseFlag(d.args[0], d); } },
 
   // mod_lwt: OR_OPTIONS, so everywhere
   { name: 'LuaPath', min: 1, max: 1, levels: ANY, apply: lua('luaPath', (v, d, c) => parseLuaPath(v, c.root, d)) },

@@ -290,7 +290,11 @@ function directoryIndex(server: ServerModel, w: Walk, uri: string, req: ResolveR
     if (!t.filename.startsWith('/')) continue;
     const found = walk(t.filename, server);
     if (found.kind === 'dir' && !next.endsWith('/')) {
-      return { ...resolveIn(server, next, req, 1, t, found), status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
+      // The sub-request's own fixup_dir: its 301 is the answer; with DirectorySlash Off it is no index.
+      const sub = resolveIn(server, next, req, 1, t, found);
+      if (sub.status === 301) return sub;
+      if (mergeFor(server, found, next).directorySlash === false) continue;
+      return { ...sub, status: 404, reason: `DirectoryIndex ${name} is a directory: Apache redirects` };
     }
     if (found.kind !== 'file' || found.pathInfo !== '') continue;
     const sub = resolveIn(server, next, req, 1, t, found);
@@ -327,6 +331,7 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
   }) : NO_ENV;
   let status: Resolution['status'] = 200;
   let reason: string | null = null;
+  let redirect: string | undefined;
   const link = handler === LWT_HANDLER ? symlinkRefused(server, w) : null;
   if (handler !== LWT_HANDLER) {
     status = 404;
@@ -340,9 +345,13 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
     else if (verdict === 'unsupported' && req.unsupportedAccess !== 'allow') { status = 403; reason = 'access depends on a rule the sidecar cannot check'; }
     else if (w.kind === 'missing') { status = 404; reason = 'file does not exist'; }
     else if (w.kind === 'other') { status = 404; reason = 'not a regular file'; }
+    else if (w.kind === 'dir' && uri.endsWith('/')) { status = 404; reason = 'directory without a DirectoryIndex file'; }
+    else if (w.kind === 'dir' && conf.directorySlash === false) { status = 404; reason = 'directory without a trailing slash (DirectorySlash Off)'; }
     else if (w.kind === 'dir') {
-      status = 404;
-      reason = uri.endsWith('/') ? 'directory without a DirectoryIndex file' : 'directory: Apache redirects to add a trailing slash';
+      // mod_dir's fixup_dir (DirectorySlash On, the default): 301 to the URL with the slash added.
+      status = 301;
+      reason = 'directory without a trailing slash: mod_dir redirects (DirectorySlash On)';
+      redirect = escapeUriPath(uri) + '/';
     } else if (pathInfo !== '' && conf.acceptPathInfo === 'off') { status = 404; reason = 'path info refused by AcceptPathInfo Off'; }
   }
   return Object.freeze({
@@ -360,7 +369,21 @@ function resolveIn(server: ServerModel, uri: string, req: ResolveRequest, depth:
     contextDocumentRoot: t.contextDocumentRoot,
     pathTranslated: pathInfo ? translate(server, pathInfo).filename : '',
     scope: origin ? { file: origin.file, line: origin.line } : null,
+    ...(redirect !== undefined ? { redirect } : {}),
   });
+}
+
+/** httpd's T_OS_ESCAPE_PATH (gen_test_char.c): what ap_escape_uri leaves as it is. */
+const PATH_SAFE = /^[A-Za-z0-9$\-_.+!*'(),:;@&=/~]$/;
+
+/** ap_escape_uri (ap_os_escape_path, partial): every other byte of the UTF-8 path as %xx, lower-case hex like httpd's c2x. */
+export function escapeUriPath(p: string): string {
+  let out = '';
+  for (const ch of p) {
+    if (PATH_SAFE.test(ch)) { out += ch; continue; }
+    for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16).padStart(2, '0');
+  }
+  return out;
 }
 
 function refused(server: ServerModel, reason: string): Resolution {

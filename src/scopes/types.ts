@@ -120,8 +120,11 @@ export interface ResolveRequest {
 }
 
 export interface Resolution {
-  /** What the sidecar answers before running anything: 200 (run it), 403 (denied), 404. */
-  readonly status: 200 | 403 | 404;
+  /**
+   * What the sidecar answers before running anything: 200 (run it), 301 (mod_dir's
+   * DirectorySlash redirect of a directory in an lwt-wsapi scope, see `redirect`), 403 (denied), 404.
+   */
+  readonly status: 200 | 301 | 403 | 404;
   /** Why it is not 200, for logs and `resolve`. */
   readonly reason: string | null;
   readonly vhost: VHost | null;
@@ -143,4 +146,9 @@ export interface Resolution {
   readonly pathTranslated: string;
   /** The scope that set the handler, for logs. */
   readonly scope: { readonly file: string; readonly line: number } | null;
+  /**
+   * With status 301: the path mod_dir's fixup_dir redirects to, ap_escape_uri(r->uri) + `/`.
+   * The server makes the Location of it with ap_construct_url (scheme, Host, port) and the query.
+   */
+  readonly redirect?: string;
 }

@@ -4,12 +4,12 @@
  */
 
 import { resolve } from '../scopes';
-import type { Snapshot } from '../scopes/types';
+import type { Resolution, Snapshot } from '../scopes/types';
 import { buildCgiEnv } from './cgi-env';
 import { need, type Pass } from './context';
-import { clientView, plainAddress } from './forwarded';
+import { clientView, plainAddress, type ClientView } from './forwarded';
 import { escapeHtml, serverSignature, type SignatureInfo } from './status';
-import { parseTarget } from './target';
+import { parseTarget, type RequestTarget } from './target';
 
 /** (a) Client address, scheme, Host and the headers the client sent, trusting only trusted peers. */
 export const forwardedPass: Pass = (ctx) => {
@@ -76,11 +76,37 @@ export const resolvePass: Pass = (ctx) => {
     serverAdmin: vhost?.serverAdmin ?? '[no address given]',
   };
   if (r.status === 404) return { status: 404, reason: r.reason ?? 'not an lwt-wsapi script' };
+  if (r.status === 301) {
+    // fixup_dir declines for methods other than GET (and HEAD) when `redirect-carefully` is set (SetEnv; BrowserMatch is not read).
+    const method = ctx.req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD' && r.env.set.some(([k]) => k === 'redirect-carefully')) {
+      return { status: 404, reason: 'directory without a trailing slash: no redirect for this method (redirect-carefully)' };
+    }
+    return { status: 301, reason: r.reason ?? 'directory without a trailing slash' };
+  }
   if (r.status === 200 && (r.handler !== 'lwt-wsapi' || r.filename === null)) {
     return { status: 404, reason: 'the merged handler is not lwt-wsapi' };
   }
   return undefined;
 };
+
+/**
+ * The Location of mod_dir's DirectorySlash redirect: ap_construct_url over the
+ * escaped path, the query appended when the request had one (even empty).
+ * UseCanonicalName Off: the host is the client's Host (lower-cased, as
+ * fix_hostname leaves r->hostname), the port the Host's, else the one in the
+ * virtual host's ServerName; the default port of the scheme is left out.
+ */
+export function directoryLocation(client: ClientView, target: RequestTarget, r: Resolution): string {
+  const { name, port } = splitHost(client.host);
+  const defaultPort = client.scheme === 'https' ? 443 : 80;
+  const p = port ?? r.vhost?.serverPort ?? defaultPort;
+  let host = name ?? r.vhost?.serverName ?? 'localhost';
+  // ap_get_server_name_for_url: an IPv6 literal goes in brackets.
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  const query = target.query !== null ? `?${target.query}` : '';
+  return `${client.scheme}://${host}${p === defaultPort ? '' : `:${p}`}${r.redirect ?? target.path}${query}`;
+}
 
 /**
  * (d) The access rules Apache no longer applies to a proxied URL, evaluated by

@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorShape } from '../errors';
 import type { OutputMessage } from '../workers';
 import { need, type Reply, type RequestContext } from './context';
+import { directoryLocation } from './passes';
 import { errorPage, statusLine, type SignatureInfo } from './status';
 
 // Framing is the sidecar's: a script's own copies would contradict what is sent.
@@ -33,10 +34,15 @@ export function sendError(ctx: RequestContext, reply: Reply): void {
     if (!res.writableEnded) res.end();
     return;
   }
-  const page = errorPage(reply.status, ctx.req.method ?? 'GET', ctx.signature ?? { ...FALLBACK_SIGNATURE, software: ctx.opts.serverSoftware });
+  // mod_dir's DirectorySlash redirect (resolvePass): Location first, as Apache sends it.
+  const r = ctx.resolution;
+  const location = reply.status === 301 && r?.redirect !== undefined && ctx.client && ctx.target
+    ? directoryLocation(ctx.client, ctx.target, r) : '';
+  const page = errorPage(reply.status, ctx.req.method ?? 'GET', ctx.signature ?? { ...FALLBACK_SIGNATURE, software: ctx.opts.serverSoftware }, location);
   const { status, reason } = statusLine(reply.status);
   const body = Buffer.from(page, 'latin1');
   const headers: Record<string, string | number> = {
+    ...(location ? { Location: location } : {}),
     'Content-Length': body.length,
     'Content-Type': 'text/html; charset=iso-8859-1',
   };

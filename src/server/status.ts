@@ -52,8 +52,10 @@ export function serverSignature(s: SignatureInfo): string {
 }
 
 /** Bodies of httpd's built-in error documents (modules/http/http_protocol.c get_canned_error_string). */
-function cannedText(status: number, method: string, admin: string): string {
+function cannedText(status: number, method: string, admin: string, location: string): string {
   switch (status) {
+    case 301: case 302: case 307: case 308:
+      return `<p>The document has moved <a href="${escapeHtml(location)}">here</a>.</p>\n`;
     case 400: return '<p>Your browser sent a request that this server could not understand.<br />\n</p>\n';
     case 403: return "<p>You don't have permission to access this resource.</p>\n";
     case 404: return '<p>The requested URL was not found on this server.</p>\n';
@@ -67,13 +69,16 @@ function cannedText(status: number, method: string, admin: string): string {
   }
 }
 
-/** Apache's error document for a status (Content-Type `text/html; charset=iso-8859-1`). */
-export function errorPage(status: number, method: string, sig: SignatureInfo): string {
+/**
+ * Apache's error document for a status (Content-Type `text/html; charset=iso-8859-1`);
+ * a redirect's names its Location, as get_canned_error_string does.
+ */
+export function errorPage(status: number, method: string, sig: SignatureInfo, location = ''): string {
   const { reason } = statusLine(status);
   const signature = serverSignature(sig);
   return '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
     + `<html><head>\n<title>${status} ${reason}</title>\n</head><body>\n<h1>${reason}</h1>\n`
-    + cannedText(status, method, sig.serverAdmin)
+    + cannedText(status, method, sig.serverAdmin, location)
     + (signature ? `<hr>\n${signature}` : '')
     + '</body></html>\n';
 }

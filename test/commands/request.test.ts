@@ -167,6 +167,21 @@ describe('lwt-sidecar request', () => {
     await assert.rejects(run(['--config', conf], { stdout: { write: () => undefined }, stderr: { write: () => undefined } }), /exactly one URL/);
   });
 
+  it("answers a directory of a SetHandler scope without its slash with mod_dir's 301 and Location", async () => {
+    const slashConf = path.join(dir, 'slash.conf');
+    fs.writeFileSync(slashConf, [
+      'ServerName localhost', 'Listen 80', `DocumentRoot "${SCRIPTS}"`,
+      `<Directory "${SCRIPTS}/data">`, '    SetHandler lwt-wsapi', '    Require all granted', '</Directory>', '',
+    ].join('\n'));
+    let out = '';
+    const io = { stdout: { write: (x: string | Uint8Array) => { out += typeof x === 'string' ? x : Buffer.from(x).toString('latin1'); } }, stderr: { write: () => undefined } };
+    assert.equal(await main(['request', '--config', slashConf, 'http://www.example.test:8080/data?x=1'], io), 0);
+    const head = out.split('\r\n\r\n')[0]!.split('\r\n');
+    assert.equal(head[0], 'HTTP/1.1 301 Moved Permanently');
+    assert.ok(head.includes('Location: http://www.example.test:8080/data/?x=1'), head.join('\n'));
+    assert.match(out, /The document has moved <a href="http:\/\/www\.example\.test:8080\/data\/\?x=1">here<\/a>/);
+  });
+
   describe('--user and --auth-type', () => {
     // Require valid-user below /env.lua/members, Require user alice josé below /env.lua/staff; env.lua dumps the environment.
     const asUser = (...args: string[]) => request('--config', AUTH_CONF, ...args);

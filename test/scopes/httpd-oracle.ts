@@ -21,6 +21,8 @@ printf 'CGI\\n%s\\n%s\\n%s\\n%s\\n%s\\n%s\\n%s\\n%s\\n' "$SCRIPT_FILENAME" "\${P
 
 export interface OracleAnswer {
   status: number;
+  /** The Location header, when Apache sent one (mod_dir's DirectorySlash redirect). */
+  location?: string;
   /** Present when the CGI ran. */
   cgi?: {
     filename: string; pathInfo: string; scriptName: string; env: string;
@@ -112,7 +114,7 @@ export class Oracle {
             const [, filename, pathInfo, scriptName, env, pathTranslated, documentRoot, contextPrefix, contextDocumentRoot] = body.split('\n');
             resolve({ status, cgi: { filename, pathInfo, scriptName, env, pathTranslated, documentRoot, contextPrefix, contextDocumentRoot } });
           } else {
-            resolve({ status });
+            resolve(res.headers.location !== undefined ? { status, location: res.headers.location } : { status });
           }
         });
       });

@@ -98,6 +98,12 @@ SetEnv LWT_DEMO main
 <Files denied.ws>
     Require all denied
 </Files>
+<Directory @ROOT@/www/app/noslash>
+    DirectorySlash Off
+</Directory>
+<Directory @ROOT@/www/app/idx3>
+    DirectoryIndex sub
+</Directory>
 Alias /al @ROOT@/aliased
 AliasMatch ^/am/(.*)\\.x$ @ROOT@/aliased/$1.ws
 <VirtualHost *:@PORT@>
@@ -143,6 +149,11 @@ const REQUESTS: Array<[string, string]> = [
   ['x.v2.test', '/k.lua'], ['v2.test', '/k.lua/i'], ['v2.test', '/hello.ws'], ['unknown.test', '/hello.ws'],
   ['localhost', '/loc/locked/z.ws'], ['localhost', '/fprot/secret.ws'], ['localhost', '/fprot/open.ws/a%20b'],
  ['localhost', '/idx/'], ['localhost', '/idx2/'], ['localhost', '/al/'],
+  // Directories without the slash: mod_dir's 301 inside lwt-wsapi scopes, query kept, path re-escaped.
+  ['localhost', '/app/sub'], ['LocalHost', '/app/sub?x=1&y=%20'], ['localhost', '/app/sub?'], ['localhost', '/loc'],
+  ['localhost', "/app/we%20ird;x,%C3%A9%5B1%5D$-_.+!*'():@&=~%22%3C%25"], ['localhost', '/al/sub?q'],
+  ['localhost', '/app/idx3/'], ['localhost', '/app/idx3/?k=v'], ['localhost', '/dir'], ['localhost', '/app/static'],
+  ['localhost', '/private'],
 ];
 
 describe('resolve agrees with Debian\'s apache2 (mod_cgi standing in for mod_lwt)', function () {
@@ -150,12 +161,15 @@ describe('resolve agrees with Debian\'s apache2 (mod_cgi standing in for mod_lwt
   let root = '';
   let oracle: Oracle;
   let snap: Snapshot;
+  const redirected: string[] = [];
 
   before(async () => {
     const files: Record<string, string> = { 'www2/': '' };
     for (const s of SCRIPTS) files[s] = '';
     files['www/page.html'] = 'static\n';
     files['www/idx/first.ws/'] = '';
+    for (const d of ['app/sub', 'app/noslash', 'app/idx3/sub', 'loc', 'private', `app/we ird;x,é[1]$-_.+!*'():@&=~"<%`]) files[`www/${d}/`] = '';
+    files['aliased/sub/'] = '';
     root = tempSite(files);
     oracle = await Oracle.start(root, BODY.split('@ROOT@').join(root), SCRIPTS);
     snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
@@ -169,9 +183,15 @@ describe('resolve agrees with Debian\'s apache2 (mod_cgi standing in for mod_lwt
   for (const [host, target] of REQUESTS) {
     it(`${host} ${target}`, async () => {
       const want: OracleAnswer = await oracle.get(target, host);
+      const q = target.indexOf('?');
       // The oracle runs cgi-script where the sidecar would run lwt-wsapi.
-      const r = resolve(snap, { host, port: oracle.port, path: decodeURIComponent(target), clientIp: '127.0.0.1', localAddress: '127.0.0.1' });
-      if (want.cgi) {
+      const r = resolve(snap, { host, port: oracle.port, path: decodeURIComponent(q < 0 ? target : target.slice(0, q)), clientIp: '127.0.0.1', localAddress: '127.0.0.1' });
+      if (want.status === 301 && r.handler === 'lwt-wsapi') {
+        assert.equal(r.status, 301, `apache redirected to ${want.location}; sidecar: ${r.status} ${r.reason}`);
+        // The Host without a port: ap_construct_url gives the lower-cased host and the path; the server adds the query.
+        assert.equal(`http://${host.toLowerCase()}${r.redirect}${q < 0 ? '' : target.slice(q)}`, want.location);
+        redirected.push(target);
+      } else if (want.cgi) {
         assert.equal(r.status, 200, `apache ran ${want.cgi.filename}; sidecar: ${r.reason}`);
         assert.equal(r.filename, want.cgi.filename);
         assert.equal(r.pathInfo, want.cgi.pathInfo);
@@ -189,6 +209,20 @@ describe('resolve agrees with Debian\'s apache2 (mod_cgi standing in for mod_lwt
       }
     });
   }
+
+  it('compared every directory redirect inside an lwt-wsapi scope with apache2\'s Location', () => {
+    assert.deepEqual(redirected, ['/app/sub', '/app/sub?x=1&y=%20', '/app/sub?', '/loc', REQUESTS.find(([, t]) => t.includes('ird'))![1], '/app/idx3/', '/app/idx3/?k=v']);
+  });
+
+  it('neither redirects a directory under DirectorySlash Off (apache2 then runs the handler on it)', async () => {
+    const want = await oracle.get('/app/noslash');
+    assert.notEqual(want.status, 301);
+    assert.equal(want.location, undefined);
+    const r = resolve(snap, { host: 'localhost', port: oracle.port, path: '/app/noslash', clientIp: '127.0.0.1' });
+    assert.equal(r.status, 404);
+    assert.equal(r.redirect, undefined);
+    assert.match(r.reason ?? '', /DirectorySlash Off/);
+  });
 
   it('really served the scripts it ran from files on disk', () => {
     assert.ok(fs.existsSync(path.join(root, 'www/hello.ws')));

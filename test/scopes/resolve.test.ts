@@ -124,6 +124,59 @@ describe('resolve', () => {
     });
   });
 
+  describe("directories without a trailing slash (mod_dir's DirectorySlash)", () => {
+    const conf = (extra: string[] = []) => make([
+      'DocumentRoot @ROOT@/www', 'AddHandler lwt-wsapi .ws',
+      '<Directory @ROOT@/www/app>', '  SetHandler lwt-wsapi', '</Directory>',
+      '<Directory @ROOT@/www/app/denied>', '  Require all denied', '</Directory>',
+      ...extra,
+    ].join('\n'), { 'www/app/sub/': '', 'www/app/a b~é/': '', 'www/app/off/on/': '', 'www/app/denied/': '', 'www/plain/': '', 'www/app/idx/sub/': '' });
+
+    it('redirects a directory of an lwt-wsapi scope to its path with the slash, escaped as ap_escape_uri does', () => {
+      const s = conf();
+      const r = res(s, '/app/sub');
+      assert.deepEqual([r.status, r.redirect, r.handler], [301, '/app/sub/', 'lwt-wsapi']);
+      assert.match(r.reason ?? '', /trailing slash/);
+      assert.equal(res(s, '/app/a b~é').redirect, '/app/a%20b~%c3%a9/');
+    });
+
+    it('keeps 404 for a directory outside lwt-wsapi scopes and for the directory with its slash', () => {
+      const s = conf();
+      for (const p of ['/plain', '/app/sub/']) {
+        const r = res(s, p);
+        assert.deepEqual([r.status, r.redirect], [404, undefined], p);
+      }
+    });
+
+    it('checks access first, as httpd runs mod_dir in the fixups after it', () => {
+      assert.equal(res(conf(), '/app/denied').status, 403);
+    });
+
+    it('does not redirect under DirectorySlash Off, merged per directory like mod_dir', () => {
+      const s = conf(['<Directory @ROOT@/www/app/off>', '  DirectorySlash Off', '</Directory>',
+        '<Directory @ROOT@/www/app/off/on>', '  DirectorySlash on', '</Directory>']);
+      const off = res(s, '/app/off');
+      assert.deepEqual([off.status, off.redirect], [404, undefined]);
+      assert.match(off.reason ?? '', /DirectorySlash Off/);
+      assert.equal(res(s, '/app/off/on').status, 301);
+      assert.equal(res(s, '/app/sub').status, 301);
+    });
+
+    it('answers a DirectoryIndex that names a directory with its redirect, or skips it under DirectorySlash Off', () => {
+      const s = conf(['<Directory @ROOT@/www/app/idx>', '  DirectoryIndex sub', '</Directory>']);
+      assert.deepEqual([res(s, '/app/idx/').status, res(s, '/app/idx/').redirect], [301, '/app/idx/sub/']);
+      const off = conf(['<Directory @ROOT@/www/app/idx>', '  DirectoryIndex sub', '</Directory>', '<Directory @ROOT@/www/app/idx/sub>', '  DirectorySlash Off', '</Directory>']);
+      assert.equal(res(off, '/app/idx/').reason, 'directory without a DirectoryIndex file');
+    });
+
+    it('refuses DirectorySlash values other than On and Off with the position', () => {
+      const e = thrown(() => make('DocumentRoot @ROOT@/www\n<Directory @ROOT@/www>\n  DirectorySlash yes\n</Directory>\n'));
+      assert.equal(e.code, 'LWT_CONF_ARGS');
+      assert.equal(e.message, 'DirectorySlash must be On or Off');
+      assert.equal(e.line, 3);
+    });
+  });
+
   describe('environment', () => {
     it('merges SetEnv, PassEnv and UnsetEnv like mod_env', () => {
       const snap = make([
