@@ -302,6 +302,10 @@ const EDITS = [
   ['defs.js',
     'const to_luastring_cache = {};',
     `const to_luastring_cache = {};\nconst lwt_interned = new WeakSet(); ${MARK}\nmodule.exports.lwt_interned = lwt_interned;`],
+  // A new buffer starts at 64 bytes instead of growing 1, 2, 4, ... one byte at a time.
+  ['lauxlib.js',
+    '        let newsize = Math.max(B.b.length * 2, newend);  /* double buffer size */',
+    `        let newsize = Math.max(B.b.length * 2, newend, 64); ${MARK} /* double buffer size, 64 at least */`],
   // gsub, format and concat add bytes one by one: no new subarray view for each.
   ['lauxlib.js',
     'const luaL_addchar = function(B, c) {\n    luaL_prepbuffsize(B, 1);\n    B.b[B.n++] = c;\n};',
