@@ -165,29 +165,53 @@ function regularFile(p: string): fs.Stats | null {
   }
 }
 
+/** A package.path split into templates, each split at its `?`s: the same few paths come back on every request. */
+const TEMPLATES = new Map<string, ReadonlyArray<readonly string[]>>();
+const TEMPLATES_MAX = 64;
+
+function templatesOf(path: string): ReadonlyArray<readonly string[]> {
+  let t = TEMPLATES.get(path);
+  if (t === undefined) {
+    t = path.split(';').filter((s) => s !== '').map((s) => s.split('?'));
+    if (TEMPLATES.size >= TEMPLATES_MAX) TEMPLATES.clear();
+    TEMPLATES.set(path, t);
+  }
+  return t;
+}
+
 /**
  * package.searchpath over a `;`-separated template list, with relative
  * templates (`./?.lua`) resolved against the state's cwd. Returns the file
  * (with its stats) or the "\n\tno file '...'" list that require reports.
  */
 export function searchPath(ctx: StateContext, name: string, path: string): { file: string | null; tried: string; stats?: fs.Stats } {
-  const base = name.replace(/\./g, '/');
-  let tried = '';
-  for (const template of path.split(';')) {
-    if (template === '') continue;
-    const candidate = template.split('?').join(base);
+  const base = name.includes('.') ? name.replace(/\./g, '/') : name;
+  const templates = templatesOf(path);
+  const candidates: string[] = [];
+  for (const parts of templates) {
+    const candidate = parts.length === 1 ? parts[0]! : parts.join(base);
     const stats = regularFile(resolveScriptPath(ctx, candidate));
-    if (stats !== null) return { file: candidate, tried, stats };
-    tried += `\n\tno file '${candidate}'`;
+    if (stats !== null) return { file: candidate, tried: candidates.map((c) => `\n\tno file '${c}'`).join(''), stats };
+    candidates.push(candidate);
   }
-  return { file: null, tried };
+  return { file: null, tried: candidates.map((c) => `\n\tno file '${c}'`).join('') };
 }
+
+/** package.path as text, decoded once per Lua string (a state's default path is the template's own). */
+const fieldText = new WeakMap<Uint8Array, string>();
 
 function packageField(L: LuaState, field: string): string | null {
   lua.lua_getglobal(L, toLuaString('package', true));
   let v: string | null = null;
   if (lua.lua_type(L, -1) === lua.LUA_TTABLE) {
-    if (lua.lua_getfield(L, -1, toLuaString(field, true)) === lua.LUA_TSTRING) v = toJsString(lua.lua_tolstring(L, -1));
+    if (lua.lua_getfield(L, -1, toLuaString(field, true)) === lua.LUA_TSTRING) {
+      const bytes: Uint8Array = lua.lua_tolstring(L, -1);
+      v = fieldText.get(bytes) ?? null;
+      if (v === null) {
+        v = toJsString(bytes);
+        fieldText.set(bytes, v);
+      }
+    }
     lua.lua_pop(L, 1);
   }
   lua.lua_pop(L, 1);

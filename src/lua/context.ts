@@ -5,6 +5,7 @@
  * WSAPI's lfs.chdir changed the whole Apache worker's cwd).
  */
 
+import * as path from 'node:path';
 import type { LogLevel } from './types';
 import type { RequestRecord } from './state';
 import type { ChunkCache } from './chunk-cache';
@@ -19,8 +20,8 @@ export interface StateContext {
 
 /** Resolve a path a script gave against the state's working directory. */
 export function resolveScriptPath(ctx: StateContext, p: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const path: typeof import('node:path') = require('node:path');
+  // Absolute and already normal (no `.`, `..` or empty segment, no trailing slash): path.resolve would return it as is.
+  if (p.charCodeAt(0) === 47 && !p.includes('/.') && !p.includes('//') && (p.length === 1 || !p.endsWith('/'))) return p;
   return path.resolve(ctx.cwd, p);
 }
 
