@@ -12,6 +12,7 @@ import { authOption, CONFIG_OPTIONS, CONFIG_USAGE, loadOptionsFrom, loadSnapshot
 import { SidecarError } from '../errors';
 import { resolve } from '../scopes';
 import { parseTarget } from '../server/target';
+import { directoryLocation } from '../server/passes';
 import { errorPage, statusLine, type SignatureInfo } from '../server/status';
 import { buildCgiEnv, mergeHeaders, utf8Bytes } from '../server/cgi-env';
 import { runRequest, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../lua';
@@ -116,12 +117,6 @@ function printError(io: CommandIO, status: number, req: Parsed, res: Resolution 
   printResponse(io, status, [...headers, ['Content-Type', 'text/html; charset=iso-8859-1']], page, req.method);
 }
 
-/** mod_dir's redirect for a directory without its slash, as serve builds it (http: the command has no TLS). */
-function slashLocation(req: Parsed, res: Resolution, query: string | null): string {
-  const host = req.host ?? res.vhost?.serverName ?? 'localhost';
-  return `http://${host}${req.port === 80 ? '' : `:${req.port}`}${res.redirect ?? ''}${query !== null ? `?${query}` : ''}`;
-}
-
 export async function run(args: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, OPTIONS, true);
   if (values.help) {
@@ -148,7 +143,9 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   });
   if (res.status !== 200 || res.filename === null) {
     if (res.reason) io.stderr.write(`lwt-sidecar: ${res.reason}\n`);
-    const location = res.status === 301 && res.redirect ? slashLocation(req, res, parsed.target.query) : '';
+    // mod_dir's redirect, as serve builds it (http: the command has no TLS).
+    const host = req.host === null ? null : req.port === 80 ? req.host : `${req.host}:${req.port}`;
+    const location = res.status === 301 && res.redirect ? directoryLocation({ scheme: 'http', host }, parsed.target, res) : '';
     printError(io, res.status === 200 ? 404 : res.status, req, res, location);
     return 0;
   }

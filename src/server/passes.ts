@@ -97,7 +97,7 @@ export const resolvePass: Pass = (ctx) => {
  * fix_hostname leaves r->hostname), the port the Host's, else the one in the
  * virtual host's ServerName; the default port of the scheme is left out.
  */
-export function directoryLocation(client: ClientView, target: RequestTarget, r: Resolution): string {
+export function directoryLocation(client: Pick<ClientView, 'scheme' | 'host'>, target: RequestTarget, r: Resolution): string {
   const { name, port } = splitHost(client.host);
   const defaultPort = client.scheme === 'https' ? 443 : 80;
   const p = port ?? r.vhost?.serverPort ?? defaultPort;

@@ -9,21 +9,11 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { CGI_ORACLE, SITE_DIR, apacheBanner, useApache, useStack } from '../helpers/apache';
-import { rawRequest, requestHead, type RawResponse } from './raw-http';
+import { parseEnvDump as parseDump, rawRequest, requestHead, type RawResponse } from './raw-http';
 
 const WWW = path.join(SITE_DIR, 'www');
 const ENV_SCRIPT = path.join(WWW, 'e2e', 'env.ws');
 
-/** `KEY=value` lines of www/e2e/env.ws, values as bytes (latin1 strings). */
-function parseDump(res: RawResponse): Map<string, string> {
-  assert.equal(res.status, 200, `env.ws answered ${res.status}: ${res.body.toString('latin1').slice(0, 800)}`);
-  const out = new Map<string, string>();
-  for (const line of res.body.toString('latin1').split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out.set(line.slice(0, i), line.slice(i + 1).replace(/\\(n|r|\\)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')));
-  }
-  return out;
-}
 
 const bytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 

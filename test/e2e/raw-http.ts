@@ -120,7 +120,7 @@ export function rawRequest(port: number, head: string | Buffer, opts: RawOptions
 }
 
 /** The payload of a complete chunked body, or null while incomplete. */
-function dechunk(raw: Buffer): Buffer | null {
+export function dechunk(raw: Buffer): Buffer | null {
   const out: Buffer[] = [];
   let pos = 0;
   for (;;) {
@@ -142,4 +142,15 @@ function dechunk(raw: Buffer): Buffer | null {
 export function get(port: number, target: string, extra: Array<[string, string]> = [], opts: RawOptions = {}): Promise<RawResponse> {
   const host: Array<[string, string]> = extra.some(([n]) => n.toLowerCase() === 'host') ? [] : [['Host', `127.0.0.1:${port}`]];
   return rawRequest(port, requestHead('GET', target, [...host, ['User-Agent', 'lwt-e2e'], ...extra]), opts);
+}
+
+/** `KEY=value` lines of www/e2e/env.ws (escaped `\n`, `\r`, `\\` undone), values as bytes (latin1 strings). */
+export function parseEnvDump(res: { status: number; body: Buffer }): Map<string, string> {
+  if (res.status !== 200) throw new Error(`env.ws answered ${res.status}: ${res.body.toString('latin1').slice(0, 800)}`);
+  const out = new Map<string, string>();
+  for (const line of res.body.toString('latin1').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out.set(line.slice(0, i), line.slice(i + 1).replace(/\\(n|r|\\)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')));
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
  */
 
 import * as tls from 'node:tls';
+import { dechunk } from '../e2e/raw-http';
 
 export interface TlsResponse {
   readonly status: number;
@@ -99,20 +100,4 @@ function parse(buf: Buffer, localPort: number, peerCommonName: string, ended: bo
     return null;
   }
   return { status: Number(m[1]), headers, body, localPort, peerCommonName, header };
-}
-
-/** The payload of a complete chunked body, or null while incomplete. */
-function dechunk(raw: Buffer): Buffer | null {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const eol = raw.indexOf('\r\n', pos);
-    if (eol < 0) return null;
-    const size = parseInt(raw.subarray(pos, eol).toString('latin1').split(';')[0]!, 16);
-    if (Number.isNaN(size)) throw new Error(`bad chunked body over TLS at byte ${pos}`);
-    if (size === 0) return raw.indexOf('\r\n\r\n', eol) >= 0 ? Buffer.concat(out) : null;
-    if (raw.length < eol + 2 + size + 2) return null;
-    out.push(raw.subarray(eol + 2, eol + 2 + size));
-    pos = eol + 2 + size + 2;
-  }
 }
