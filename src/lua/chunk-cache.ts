@@ -16,7 +16,7 @@
 
 import * as fs from 'node:fs';
 import { lua, lauxlib, toLuaString, toJsString, protoAt, pushProto, type LuaState, type Proto } from './fengari';
-import { resolveScriptPath, type StateContext } from './context';
+import { bindState, resolveScriptPath, stateBindings, type StateContext } from './context';
 
 interface Entry {
   readonly mtimeMs: number;
@@ -155,7 +155,7 @@ export class ChunkCache {
 }
 
 /** The file's stats when it is a regular file, else null. */
-function regularFile(p: string): fs.Stats | null {
+export function regularFile(p: string): fs.Stats | null {
   try {
     // Most candidates on a search path do not exist: no exception built for them.
     const st = fs.statSync(p, { throwIfNoEntry: false });
@@ -190,7 +190,9 @@ export function searchPath(ctx: StateContext, name: string, path: string): { fil
   const candidates: string[] = [];
   for (const parts of templates) {
     const candidate = parts.length === 1 ? parts[0]! : parts.join(base);
-    const stats = regularFile(resolveScriptPath(ctx, candidate));
+    const file = resolveScriptPath(ctx, candidate);
+    const stats = regularFile(file);
+    if (ctx.observe !== undefined) ctx.observe(file, stats);
     if (stats !== null) return { file: candidate, tried: candidates.map((c) => `\n\tno file '${c}'`).join(''), stats };
     candidates.push(candidate);
   }
@@ -218,52 +220,69 @@ function packageField(L: LuaState, field: string): string | null {
   return v;
 }
 
-/** Install require's Lua-file searcher, loadfile and dofile, all through `cache` and `ctx.cwd`. */
-export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateContext): void {
-  const loadAt = (file: string, known?: fs.Stats): number => cache.load(L, resolveScriptPath(ctx, file), '@' + file, known);
+/** The cache and context of L's state: a state is always bound before its loaders run. */
+function loaderBindings(L: LuaState): { cache: ChunkCache; ctx: StateContext } {
+  const b = stateBindings(L);
+  if (b == null || b.cache == null || b.ctx == null) throw new Error('no chunk cache bound to this Lua state');
+  return { cache: b.cache, ctx: b.ctx };
+}
 
-  const searcherLua = (L: LuaState): number => {
-    const name = toJsString(lauxlib.luaL_checkstring(L, 1));
-    const path = packageField(L, 'path');
-    if (path === null) return lauxlib.luaL_error(L, toLuaString("'package.path' must be a string"));
-    const found = searchPath(ctx, name, path);
-    if (found.file === null) {
-      lua.lua_pushstring(L, toLuaString(found.tried));
-      return 1;
-    }
-    if (loadAt(found.file, found.stats) !== lua.LUA_OK) {
-      const msg = toJsString(lua.lua_tolstring(L, -1));
-      return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${msg}`));
-    }
-    lua.lua_pushstring(L, toLuaString(found.file));
-    return 2;
-  };
+function loadAt(L: LuaState, file: string, known?: fs.Stats): number {
+  const { cache, ctx } = loaderBindings(L);
+  return cache.load(L, resolveScriptPath(ctx, file), '@' + file, known);
+}
 
-  const loadfile = (L: LuaState): number => {
-    const file = lauxlib.luaL_optstring(L, 1, null);
-    if (file === null) return lauxlib.luaL_error(L, toLuaString('loadfile from stdin is not available in the sidecar'));
-    const envIdx = lua.lua_isnone(L, 3) ? 0 : 3;
-    if (loadAt(toJsString(file)) !== lua.LUA_OK) {
-      lua.lua_pushnil(L);
-      lua.lua_insert(L, -2);
-      return 2;
-    }
-    if (envIdx !== 0) {
-      lua.lua_pushvalue(L, envIdx);
-      if (!lua.lua_setupvalue(L, -2, 1)) lua.lua_pop(L, 1);
-    }
+/*
+ * require's Lua searcher, loadfile and dofile are shared by every state (a
+ * new state copies them from the template, and a module that keeps them in
+ * upvalues keeps working in a copied state) and find the state's chunk cache
+ * and working directory through the state.
+ */
+
+const searcherLua = (L: LuaState): number => {
+  const name = toJsString(lauxlib.luaL_checkstring(L, 1));
+  const path = packageField(L, 'path');
+  if (path === null) return lauxlib.luaL_error(L, toLuaString("'package.path' must be a string"));
+  const found = searchPath(loaderBindings(L).ctx, name, path);
+  if (found.file === null) {
+    lua.lua_pushstring(L, toLuaString(found.tried));
     return 1;
-  };
+  }
+  if (loadAt(L, found.file, found.stats) !== lua.LUA_OK) {
+    const msg = toJsString(lua.lua_tolstring(L, -1));
+    return lauxlib.luaL_error(L, toLuaString(`error loading module '${name}' from file '${found.file}':\n\t${msg}`));
+  }
+  lua.lua_pushstring(L, toLuaString(found.file));
+  return 2;
+};
 
-  const dofile = (L: LuaState): number => {
-    const file = lauxlib.luaL_optstring(L, 1, null);
-    if (file === null) return lauxlib.luaL_error(L, toLuaString('dofile from stdin is not available in the sidecar'));
-    lua.lua_settop(L, 1);
-    if (loadAt(toJsString(file)) !== lua.LUA_OK) return lua.lua_error(L);
-    lua.lua_callk(L, 0, lua.LUA_MULTRET, 0, (L: LuaState) => lua.lua_gettop(L) - 1);
-    return lua.lua_gettop(L) - 1;
-  };
+const loadfile = (L: LuaState): number => {
+  const file = lauxlib.luaL_optstring(L, 1, null);
+  if (file === null) return lauxlib.luaL_error(L, toLuaString('loadfile from stdin is not available in the sidecar'));
+  const envIdx = lua.lua_isnone(L, 3) ? 0 : 3;
+  if (loadAt(L, toJsString(file)) !== lua.LUA_OK) {
+    lua.lua_pushnil(L);
+    lua.lua_insert(L, -2);
+    return 2;
+  }
+  if (envIdx !== 0) {
+    lua.lua_pushvalue(L, envIdx);
+    if (!lua.lua_setupvalue(L, -2, 1)) lua.lua_pop(L, 1);
+  }
+  return 1;
+};
 
+const dofile = (L: LuaState): number => {
+  const file = lauxlib.luaL_optstring(L, 1, null);
+  if (file === null) return lauxlib.luaL_error(L, toLuaString('dofile from stdin is not available in the sidecar'));
+  lua.lua_settop(L, 1);
+  if (loadAt(L, toJsString(file)) !== lua.LUA_OK) return lua.lua_error(L);
+  lua.lua_callk(L, 0, lua.LUA_MULTRET, 0, (L2: LuaState) => lua.lua_gettop(L2) - 1);
+  return lua.lua_gettop(L) - 1;
+};
+
+/** require's Lua-file searcher, loadfile and dofile through the state's chunk cache and cwd (bindCachedLoaders). */
+export function installCachedLoadersShared(L: LuaState): void {
   lua.lua_pushcfunction(L, loadfile);
   lua.lua_setglobal(L, toLuaString('loadfile', true));
   lua.lua_pushcfunction(L, dofile);
@@ -275,3 +294,15 @@ export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateC
   lua.lua_pop(L, 2);
 }
 
+/** The chunk cache and working directory the state's loaders use. */
+export function bindCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateContext): void {
+  const b = bindState(L);
+  b.cache = cache;
+  b.ctx = ctx;
+}
+
+/** Install require's Lua-file searcher, loadfile and dofile, all through `cache` and `ctx.cwd`. */
+export function installCachedLoaders(L: LuaState, cache: ChunkCache, ctx: StateContext): void {
+  installCachedLoadersShared(L);
+  bindCachedLoaders(L, cache, ctx);
+}

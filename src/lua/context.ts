@@ -5,6 +5,7 @@
  * WSAPI's lfs.chdir changed the whole Apache worker's cwd).
  */
 
+import type * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LogLevel } from './types';
 import type { RequestRecord } from './state';
@@ -16,6 +17,12 @@ export interface StateContext {
   cwd: string;
   /** Error-log sink (io.stderr, httpd.err/notice/debug, print at debug level). */
   log(level: LogLevel, message: string): void;
+  /**
+   * Told of every file a path search looks at (the resolved name, and its
+   * stats when it is a regular file): how a loaded-connector image knows what
+   * it depends on (connector-image.ts).
+   */
+  observe?: (file: string, stats: fs.Stats | null) => void;
 }
 
 /** Resolve a path a script gave against the state's working directory. */

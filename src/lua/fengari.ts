@@ -91,23 +91,28 @@ export function compileProto(source: string, chunkname: string): Proto {
  * flattened once per worker, so that a new state gets its own copy by
  * allocation alone, with no C API calls. Values are shared where nothing in
  * them belongs to a state (numbers, strings, booleans, light JS functions,
- * light userdata); tables and C closures are fresh per state, so a script
- * that changes `string.format` changes only its own. Each table keeps the
- * template's iteration order, metatables included.
+ * light userdata); tables, C closures and Lua closures are fresh per state,
+ * so a script that changes `string.format` changes only its own. Lua closures
+ * share their compiled prototype (fengari.ts Proto) and get fresh upvalue
+ * cells, two closures that shared a cell in the template sharing one in the
+ * copy. Each table keeps the template's iteration order, metatables included.
+ * Full userdata cannot be copied: the few a template holds for a request
+ * (its standard files) are "holes", filled per state (fillHoles).
  */
 
-const enum Ref { Value, Table, Closure, Thread }
+const enum Ref { Value, Table, Closure, Thread, LuaClosure, Hole }
 
 interface ValueShape {
   readonly ref: Ref;
   readonly type: number;
-  /** The value itself (Ref.Value) or the index of its table or closure. */
+  /** The value itself (Ref.Value) or the index of its table, closure or hole. */
   readonly value: unknown;
 }
 
 interface EntryShape extends ValueShape {
-  /** The key under which fengari's table Map holds the entry (table_hash of the key). */
+  /** The key under which fengari's table Map holds the entry (table_hash of the key), for a Ref.Value key. */
   readonly hash: unknown;
+  readonly keyRef: Ref;
   readonly keyType: number;
   readonly key: unknown;
 }
@@ -115,6 +120,11 @@ interface EntryShape extends ValueShape {
 export interface TablesImage {
   readonly tables: ReadonlyArray<{ readonly entries: readonly EntryShape[]; readonly meta: number }>;
   readonly closures: ReadonlyArray<{ readonly f: unknown; readonly upvalues: readonly ValueShape[] }>;
+  /** Lua closures: the shared prototype and the indices of their upvalue cells. */
+  readonly luaClosures: ReadonlyArray<{ readonly p: unknown; readonly cells: readonly number[] }>;
+  readonly cells: readonly ValueShape[];
+  /** How many holes (full userdata given to the capture) the image has. */
+  readonly holes: number;
   /** How many tables, from the first, are the roots (given to buildTables or pushed by pushTables). */
   readonly roots: number;
 }
@@ -124,16 +134,27 @@ export interface StateImage extends TablesImage {
   readonly typeMetas: readonly number[];
 }
 
+/** A value captureTables cannot copy: the image cannot be made. */
+export class UncopyableValue extends Error {}
+
 /**
  * The image of `roots` and everything reachable from them in T, a state built
- * only for this: it must hold no userdata, Lua functions or threads other
- * than T itself. `skip` leaves entries out (of the registry: its own slots).
+ * only for this: it must hold no threads other than T itself, and no full
+ * userdata other than the `holes` (each numbered). `skip` leaves entries out
+ * (of the registry: its own slots).
  */
-function captureTables(T: LuaState, roots: unknown[], skip: (table: number, hash: unknown) => boolean, extra: unknown[] = []) {
+function captureTables(
+  T: LuaState, roots: unknown[], skip: (table: number, hash: unknown) => boolean,
+  extra: unknown[] = [], holes: ReadonlyMap<unknown, number> = new Map(),
+) {
   const tableIndex = new Map<unknown, number>(roots.map((t, i) => [t, i]));
   const order: unknown[] = [...roots];
   const closureIndex = new Map<unknown, number>();
   const closures: Array<{ f: unknown; upvalues: ValueShape[] }> = [];
+  const luaClosureIndex = new Map<unknown, number>();
+  const luaClosures: Array<{ p: unknown; cells: number[] }> = [];
+  const cellIndex = new Map<unknown, number>();
+  const cells: ValueShape[] = [];
 
   const tableRef = (t: unknown): number => {
     let i = tableIndex.get(t);
@@ -144,10 +165,31 @@ function captureTables(T: LuaState, roots: unknown[], skip: (table: number, hash
     }
     return i;
   };
+  const cellRef = (tv: any, where: string): number => {
+    let i = cellIndex.get(tv);
+    if (i === undefined) {
+      i = cells.length;
+      cellIndex.set(tv, i);
+      cells.push({ ref: Ref.Value, type: lua.LUA_TNIL, value: null });
+      cells[i] = valueRef(tv, where);
+    }
+    return i;
+  };
   const valueRef = (v: any, where: string): ValueShape => {
     if (v.ttistable()) return { ref: Ref.Table, type: v.type, value: tableRef(v.value) };
     if (v.ttisthread() && v.value === T) return { ref: Ref.Thread, type: v.type, value: null };
-    if (v.ttisclosure() && !v.ttisLclosure()) {
+    if (v.ttisLclosure()) {
+      let i = luaClosureIndex.get(v.value);
+      if (i === undefined) {
+        i = luaClosures.length;
+        luaClosureIndex.set(v.value, i);
+        const shape = { p: v.value.p, cells: [] as number[] };
+        luaClosures.push(shape);
+        shape.cells = v.value.upvals.map((u: unknown) => cellRef(u, `${where} (upvalue)`));
+      }
+      return { ref: Ref.LuaClosure, type: v.type, value: i };
+    }
+    if (v.ttisclosure()) {
       let i = closureIndex.get(v.value);
       if (i === undefined) {
         i = closures.length;
@@ -158,10 +200,12 @@ function captureTables(T: LuaState, roots: unknown[], skip: (table: number, hash
       }
       return { ref: Ref.Closure, type: v.type, value: i };
     }
-    if (v.ttisnumber() || v.ttisstring() || v.ttisboolean() || v.ttislightuserdata() || v.ttislcf()) {
+    if (v.ttisnil() || v.ttisnumber() || v.ttisstring() || v.ttisboolean() || v.ttislightuserdata() || v.ttislcf()) {
       return { ref: Ref.Value, type: v.type, value: v.value };
     }
-    throw new Error(`captureTables: a state-bound value (type ${v.type}) at ${where}`);
+    const hole = v.ttisfulluserdata() ? holes.get(v.value) : undefined;
+    if (hole !== undefined) return { ref: Ref.Hole, type: v.type, value: hole };
+    throw new UncopyableValue(`a state-bound value (type ${v.type}) at ${where}`);
   };
 
   const extraRefs = extra.map((t) => (t == null ? -1 : tableRef(t)));
@@ -170,34 +214,64 @@ function captureTables(T: LuaState, roots: unknown[], skip: (table: number, hash
     const t: any = order[i];
     const entries: EntryShape[] = [];
     for (const [hash, e] of t.strong as Map<unknown, { key: any; value: any }>) {
-      const k = e.key;
       if (skip(i, hash)) continue;
-      if (!(k.ttisnumber() || k.ttisstring() || k.ttisboolean() || k.ttislightuserdata() || k.ttislcf())) {
-        throw new Error(`captureTables: a state-bound key (type ${k.type}) in table ${i}`);
-      }
+      const k = valueRef(e.key, `a key of table ${i}`);
+      if (k.ref === Ref.Thread || k.ref === Ref.Hole) throw new UncopyableValue(`a state-bound key (type ${k.type}) in table ${i}`);
       const v = valueRef(e.value, `table ${i}`);
-      entries.push({ hash, keyType: k.type, key: k.value, ref: v.ref, type: v.type, value: v.value });
+      entries.push({ hash, keyRef: k.ref, keyType: k.type, key: k.value, ref: v.ref, type: v.type, value: v.value });
     }
     tables.push({ entries, meta: t.metatable === null ? -1 : tableRef(t.metatable) });
   }
-  return { image: { tables, closures, roots: roots.length }, extraRefs };
+  return { image: { tables, closures, luaClosures, cells, holes: holes.size, roots: roots.length }, extraRefs };
 }
 
+/** The cells of a copied state where its holes go: fill them with fillHoles. */
+export type HoleSlots = ReadonlyArray<ReadonlyArray<{ setfrom(v: unknown): void }>>;
+
 /** New tables and closures in L for `image`; the roots are `given` when given (filled, not replaced). */
-function buildTables(L: LuaState, image: TablesImage, given: unknown[] | null): any[] {
+function buildTables(L: LuaState, image: TablesImage, given: unknown[] | null): { made: any[]; holes: HoleSlots } {
+  const TValue = lobject.TValue;
   const made: any[] = new Array(image.tables.length);
   for (let i = 0; i < made.length; i++) made[i] = given !== null && i < given.length ? given[i] : ltable.luaH_new(L);
   const cls: any[] = new Array(image.closures.length);
   for (let i = 0; i < cls.length; i++) cls[i] = new lobject.CClosure(L, image.closures[i]!.f, image.closures[i]!.upvalues.length);
+  const cells: any[] = new Array(image.cells.length);
+  for (let i = 0; i < cells.length; i++) cells[i] = new TValue(lua.LUA_TNIL, null);
+  const lcls: any[] = new Array(image.luaClosures.length);
+  for (let i = 0; i < lcls.length; i++) {
+    const shape = image.luaClosures[i]!;
+    const cl = new lobject.LClosure(L, shape.cells.length);
+    cl.p = shape.p;
+    for (let u = 0; u < shape.cells.length; u++) cl.upvals[u] = cells[shape.cells[u]!];
+    lcls[i] = cl;
+  }
+  const holes: Array<Array<{ setfrom(v: unknown): void }>> = [];
+  for (let i = 0; i < image.holes; i++) holes.push([]);
 
   const valueOf = (ref: Ref, value: unknown): unknown =>
-    ref === Ref.Value ? value : ref === Ref.Table ? made[value as number] : ref === Ref.Closure ? cls[value as number] : L;
+    ref === Ref.Value ? value : ref === Ref.Table ? made[value as number] : ref === Ref.Closure ? cls[value as number]
+      : ref === Ref.LuaClosure ? lcls[value as number] : ref === Ref.Thread ? L : null;
+  // A hole reads `false` until filled, as a template's unbound standard files do.
+  const valueCell = (shape: ValueShape): any => {
+    if (shape.ref !== Ref.Hole) return new TValue(shape.type, valueOf(shape.ref, shape.value));
+    const tv = new TValue(lua.LUA_TBOOLEAN, false);
+    holes[shape.value as number]!.push(tv);
+    return tv;
+  };
 
   for (let i = 0; i < cls.length; i++) {
     const ups = image.closures[i]!.upvalues;
-    for (let u = 0; u < ups.length; u++) cls[i].upvalue[u] = new lobject.TValue(ups[u]!.type, valueOf(ups[u]!.ref, ups[u]!.value));
+    for (let u = 0; u < ups.length; u++) cls[i].upvalue[u] = valueCell(ups[u]!);
   }
-  const TValue = lobject.TValue;
+  for (let i = 0; i < cells.length; i++) {
+    const shape = image.cells[i]!;
+    if (shape.ref === Ref.Hole) {
+      holes[shape.value as number]!.push(cells[i]);
+    } else {
+      cells[i].type = shape.type;
+      cells[i].value = valueOf(shape.ref, shape.value);
+    }
+  }
   for (let i = 0; i < made.length; i++) {
     const t = made[i];
     const { entries, meta } = image.tables[i]!;
@@ -206,15 +280,17 @@ function buildTables(L: LuaState, image: TablesImage, given: unknown[] | null): 
     let prev = t.l;
     for (let j = 0; j < entries.length; j++) {
       const e = entries[j]!;
+      // A table or function key is its own hash (ltable.js table_hash): the state's copy.
+      const key = e.keyRef === Ref.Value ? e.key : valueOf(e.keyRef, e.key);
       const entry = {
-        key: new TValue(e.keyType, e.key),
-        value: new TValue(e.type, e.ref === Ref.Value ? e.value : valueOf(e.ref, e.value)),
+        key: new TValue(e.keyType, key),
+        value: e.ref === Ref.Value ? new TValue(e.type, e.value) : valueCell(e),
         p: prev,
         n: undefined,
       };
       if (prev) prev.n = entry;
       else t.f = entry;
-      strong.set(e.hash, entry);
+      strong.set(e.keyRef === Ref.Value ? e.hash : key, entry);
       prev = entry;
     }
     t.l = prev;
@@ -222,7 +298,7 @@ function buildTables(L: LuaState, image: TablesImage, given: unknown[] | null): 
     t.flags = 0;
     if (meta >= 0) t.metatable = made[meta];
   }
-  return made;
+  return { made, holes };
 }
 
 /** The image of the `n` tables on top of T's stack (and all they reach), for pushTables. */
@@ -238,29 +314,49 @@ export function tablesImage(T: LuaState, n: number): TablesImage {
 
 /** Push new copies of the image's root tables, in the order they were on the template's stack. */
 export function pushTables(L: LuaState, image: TablesImage): void {
-  const made = buildTables(L, image, null);
+  const { made } = buildTables(L, image, null);
   for (let i = 0; i < image.roots; i++) {
     lua.lua_pushnil(L);
     L.stack[L.top - 1].sethvalue(made[i]);
   }
 }
 
-/** The image of a whole template state: its registry, globals and per-type metatables. */
-export function captureState(T: LuaState): StateImage {
+/**
+ * The image of a whole template state: its registry, globals and per-type
+ * metatables. `holes` are full userdata the copy gets from elsewhere, each
+ * numbered (restoreState hands back where each one goes).
+ */
+export function captureState(T: LuaState, holes?: ReadonlyMap<unknown, number>): StateImage {
   const registry = T.l_G.l_registry.value;
   const globals = ltable.luaH_getint(registry, lua.LUA_RIDX_GLOBALS).value;
   // A new state's registry already holds its main thread and globals.
   const skip = (table: number, hash: unknown) => table === 0 && (hash === lua.LUA_RIDX_MAINTHREAD || hash === lua.LUA_RIDX_GLOBALS);
-  const { image, extraRefs } = captureTables(T, [registry, globals], skip, Array.from(T.l_G.mt as unknown[]));
+  const { image, extraRefs } = captureTables(T, [registry, globals], skip, Array.from(T.l_G.mt as unknown[]), holes);
   return { ...image, typeMetas: extraRefs };
 }
 
-/** Give L, fresh from luaL_newstate, its own copy of everything in `image`. */
-export function restoreState(L: LuaState, image: StateImage): void {
+/** Give L, fresh from luaL_newstate, its own copy of everything in `image`; returns where the image's holes go. */
+export function restoreState(L: LuaState, image: StateImage): HoleSlots {
   const registry = L.l_G.l_registry.value;
-  const made = buildTables(L, image, [registry, ltable.luaH_getint(registry, lua.LUA_RIDX_GLOBALS).value]);
+  const { made, holes } = buildTables(L, image, [registry, ltable.luaH_getint(registry, lua.LUA_RIDX_GLOBALS).value]);
   const mt = L.l_G.mt;
   for (let i = 0; i < image.typeMetas.length; i++) if (image.typeMetas[i]! >= 0) mt[i] = made[image.typeMetas[i]!];
+  return holes;
+}
+
+/** Put the value on top of L's stack (and pop it) into every slot of one hole. */
+export function fillHole(L: LuaState, slots: ReadonlyArray<{ setfrom(v: unknown): void }>): void {
+  const v = L.stack[L.top - 1];
+  for (let i = 0; i < slots.length; i++) slots[i]!.setfrom(v);
+  lua.lua_pop(L, 1);
+}
+
+/** The full userdata on top of L's stack (popped), or null when it is something else. */
+export function popUserdata(L: LuaState): unknown {
+  const v = L.stack[L.top - 1];
+  const u = v.ttisfulluserdata() ? v.value : null;
+  lua.lua_pop(L, 1);
+  return u;
 }
 
 /** Throws when node_modules/fengari was installed without the postinstall patch. */

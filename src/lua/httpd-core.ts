@@ -308,6 +308,11 @@ export function openHttpdCoreShared(L: LuaState): void {
 /** The request's record and its httpd.input/httpd.output handles, into the httpd.core openHttpdCoreShared made. */
 export function bindHttpdCore(L: LuaState, rec: RequestRecord, handles: CoreHandles): void {
   bindState(L).record = rec;
+  bindHttpdCoreHandles(L, handles);
+}
+
+/** httpd.core's `input` and `output` alone, as bindHttpdCore sets them. */
+export function bindHttpdCoreHandles(L: LuaState, handles: CoreHandles): void {
   lua.lua_getfield(L, lua.LUA_REGISTRYINDEX, LOADED_TABLE);
   lua.lua_getfield(L, -1, CORE);
   handles.input(L);

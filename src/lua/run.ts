@@ -125,7 +125,7 @@ export function runRequest(job: LuaJob, sink: ResponseSink, opts: RuntimeOptions
   };
   try {
     // chunkCache off: every chunk is compiled from source, as mod_lwt did.
-    state = newRequestState(job, ctx, opts, opts.chunkCache ? cache : new ChunkCache());
+    state = newRequestState(job, ctx, opts, opts.chunkCache ? cache : new ChunkCache(), true);
     const rec = state.record;
     rec.output = (chunk) => {
       if (chunk.length === 0) return;

@@ -12,7 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { lua, lauxlib, lualib, toLuaString, captureState, restoreState, type StateImage } from './fengari';
 import { openCompat } from './compat';
 import { bindSandbox, installSandboxShared } from './sandbox';
-import { installCachedLoaders, type ChunkCache } from './chunk-cache';
+import { bindCachedLoaders, installCachedLoadersShared, type ChunkCache } from './chunk-cache';
+import { ConnectorImages, fillBoundHoles, type ConnectorImage } from './connector-image';
 import { bindIo, openIoShared, pushStreamFile } from './iolib';
 import { openLfsShared } from './lfs';
 import { bindHttpdCore, openHttpdCoreShared } from './httpd-core';
@@ -272,7 +273,7 @@ export function openSharedLibraries(L: LuaState): void {
   openIoShared(L);
   openLfsShared(L);
   installSandboxShared(L);
-  // installCachedLoaders replaces loadfile, dofile and package.searchers[2] per state: all already there.
+  installCachedLoadersShared(L);
   fixOsDateUtc(L);
   openHttpdCoreShared(L);
   setPackageField(L, 'path', DEFAULT_RUNTIME_OPTIONS.defaultPath);
@@ -288,27 +289,52 @@ function stateTemplate(): StateImage {
   return templateImage;
 }
 
-/** A fresh state for `job`: nothing survives between requests (mod_lwt.md §0). */
-export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): RequestState {
+/** The state every request starts from, with its package.path and cpath: what a connector image is loaded in. */
+function prepareState(T: LuaState, luaPath: string, luaCPath: string): void {
+  restoreState(T, stateTemplate());
+  // The template holds the default path and cpath already.
+  if (luaPath !== DEFAULT_RUNTIME_OPTIONS.defaultPath) setPackageField(T, 'path', luaPath);
+  if (luaCPath !== DEFAULT_RUNTIME_OPTIONS.defaultCPath) setPackageField(T, 'cpath', luaCPath);
+}
+
+/** This worker's loaded-connector images (connector-image.ts). */
+const connectorImages = new ConnectorImages(prepareState);
+
+/** This worker's loaded-connector image for the job's paths and the state's directory, built or rebuilt as needed. */
+export function connectorImageFor(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): ConnectorImage {
+  const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
+  const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
+  return connectorImages.get(ctx.cwd, luaPath, luaCPath, cache, (img) => {
+    if (img.why !== null) ctx.log('debug', `The WSAPI connector is loaded by each request for package.path '${luaPath}': ${img.why}`);
+  });
+}
+
+/**
+ * A fresh state for `job`: nothing survives between requests (mod_lwt.md §0).
+ * With `withConnector` (and the chunk cache on), the state may come with
+ * `require "httpd.wsapi"` already done, copied from this worker's image of
+ * that loading when the image is exactly what loading would give
+ * (connector-image.ts); the caller requires the connector either way.
+ */
+export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache, withConnector = false): RequestState {
+  const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
+  const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
+  const connector = withConnector && opts.chunkCache ? connectorImageFor(job, ctx, opts, cache) : null;
   const L = lauxlib.luaL_newstate();
-  restoreState(L, stateTemplate());
+  let slots = null;
+  if (connector !== null && connector.image !== null) slots = restoreState(L, connector.image);
+  else prepareState(L, luaPath, luaCPath);
   // The per-request parts, in mod_lwt's order (mod_lwt.md §3 steps 8-10).
   bindIo(L, ctx, {});
   // os.getenv sees the request's CGI environment, as a CGI process would.
   bindSandbox(L, ctx, job.env);
-  installCachedLoaders(L, cache, ctx);
+  bindCachedLoaders(L, cache, ctx);
 
   const record = new RequestRecord(job, ctx.log, opts.logStatistics !== false);
   bindHttpdCore(L, record, {
     input: (L2) => pushStreamFile(L2, bodyReader(job)),
     output: (L2) => pushStreamFile(L2, { write: (bytes) => record.output(bytes) }),
   });
-
-  // The template holds the default path and cpath already.
-  const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
-  if (luaPath !== DEFAULT_RUNTIME_OPTIONS.defaultPath) setPackageField(L, 'path', luaPath);
-  const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
-  if (luaCPath !== DEFAULT_RUNTIME_OPTIONS.defaultCPath) setPackageField(L, 'cpath', luaCPath);
-  bindState(L).cache = cache;
+  if (slots !== null) fillBoundHoles(L, connector!, slots);
   return { L, record, ctx };
 }
