@@ -110,61 +110,90 @@ function jsFunctionAt(L: LuaState, idx: number): unknown {
   return null;
 }
 
+/** The libraries whose functions all depend on their arguments and the state alone (less two of math's). */
+const PURE_LIBRARIES = ['string', 'table', 'math', 'utf8', 'coroutine'];
+const IMPURE_IN_PURE_LIBRARIES = new Set(['math.random', 'math.randomseed']);
+/** Base functions that depend on their arguments and the state alone. */
+const PURE_GLOBALS = [
+  'assert', 'error', 'getmetatable', 'setmetatable', 'ipairs', 'pairs', 'next', 'select', 'type', 'tonumber',
+  'tostring', 'rawequal', 'rawget', 'rawset', 'rawlen', 'pcall', 'xpcall', 'unpack', 'load', 'loadstring',
+  'require', 'module', 'getfenv', 'setfenv', 'newproxy',
+];
+
+interface FunctionKinds {
+  /** The JS functions a module's top-level code may call: all others read or change the world. */
+  readonly pure: Set<unknown>;
+  /** Names for messages: `lib.name` for the functions of every global table, `name` for global functions. */
+  readonly names: Map<unknown, string>;
+}
+
 /**
- * The library functions a pure module's top-level code never calls: those of
- * io, os, lfs, debug and httpd.core and the file methods, and the loose ones
- * that read or change the world. Keyed by JS function, shared by every state.
+ * Which library functions a loading may call (an allowlist: anything else,
+ * such as io, os, lfs, debug, httpd.core, print or collectgarbage, makes the
+ * loading the request's own). `require` and the Lua searcher are pure here
+ * because every file the search looks at is observed; package.preload's
+ * openers are the sidecar's own modules.
  */
-function impureFunctions(T: LuaState): Map<unknown, string> {
-  const found = new Map<unknown, string>();
-  const addTable = (name: string) => {
-    if (lua.lua_type(T, -1) === lua.LUA_TTABLE) {
-      lua.lua_pushnil(T);
-      while (lua.lua_next(T, -2)) {
-        const f = lua.lua_type(T, -1) === lua.LUA_TFUNCTION ? jsFunctionAt(T, -1) : null;
-        if (f !== null && lua.lua_type(T, -2) === lua.LUA_TSTRING) {
-          found.set(f, `${name}.${lua.lua_tojsstring(T, -2)}`);
-        }
-        lua.lua_pop(T, 1);
-      }
+function functionKinds(T: LuaState): FunctionKinds {
+  const pure = new Set<unknown>();
+  const names = new Map<unknown, string>();
+  const eachFunction = (visit: (f: unknown, key: string) => void) => {
+    lua.lua_pushnil(T);
+    while (lua.lua_next(T, -2)) {
+      const f = lua.lua_type(T, -1) === lua.LUA_TFUNCTION ? jsFunctionAt(T, -1) : null;
+      if (f !== null && lua.lua_type(T, -2) === lua.LUA_TSTRING) visit(f, lua.lua_tojsstring(T, -2));
+      lua.lua_pop(T, 1);
+    }
+  };
+  lua.lua_pushglobaltable(T);
+  eachFunction((f, key) => names.set(f, key));
+  lua.lua_pushnil(T);
+  while (lua.lua_next(T, -2)) {
+    if (lua.lua_type(T, -1) === lua.LUA_TTABLE && lua.lua_type(T, -2) === lua.LUA_TSTRING) {
+      const lib = lua.lua_tojsstring(T, -2);
+      eachFunction((f, key) => {
+        if (!names.has(f)) names.set(f, `${lib}.${key}`);
+        if (PURE_LIBRARIES.includes(lib) && !IMPURE_IN_PURE_LIBRARIES.has(`${lib}.${key}`)) pure.add(f);
+      });
     }
     lua.lua_pop(T, 1);
-  };
-  for (const lib of ['io', 'os', 'lfs', 'debug']) {
-    // lfs is opened on first require (this template is a scratch state).
-    lua.lua_getglobal(T, toLuaString('require', true));
-    lua.lua_pushstring(T, toLuaString(lib));
-    lua.lua_call(T, 1, 1);
-    addTable(lib);
   }
-  pushAt(T, [LOADED_TABLE, CORE]);
-  addTable('httpd.core');
-  lua.lua_getfield(T, lua.LUA_REGISTRYINDEX, FILE_HANDLE);
-  lua.lua_getfield(T, -1, toLuaString('__index', true));
-  addTable('file');
-  lua.lua_pop(T, 1);
-  for (const name of ['print', 'collectgarbage', 'loadfile', 'dofile']) {
-    lua.lua_getglobal(T, toLuaString(name));
-    const f = jsFunctionAt(T, -1);
-    if (f !== null) found.set(f, name);
-    lua.lua_pop(T, 1);
-  }
-  lua.lua_getglobal(T, toLuaString('math'));
-  for (const name of ['random', 'randomseed']) {
+  for (const name of PURE_GLOBALS) {
     lua.lua_getfield(T, -1, toLuaString(name));
-    const f = jsFunctionAt(T, -1);
-    if (f !== null) found.set(f, `math.${name}`);
+    const f = lua.lua_type(T, -1) === lua.LUA_TFUNCTION ? jsFunctionAt(T, -1) : null;
+    if (f !== null) pure.add(f);
     lua.lua_pop(T, 1);
   }
   lua.lua_pop(T, 1);
-  // The C-module searcher logs a warning per request when it finds a library.
+  pushAt(T, [LOADED_TABLE, CORE]);
+  eachFunction((f, key) => names.set(f, `httpd.core.${key}`));
+  lua.lua_pop(T, 1);
+
   lua.lua_getglobal(T, toLuaString('package', true));
+  lua.lua_getfield(T, -1, toLuaString('seeall', true));
+  pure.add(jsFunctionAt(T, -1));
+  lua.lua_pop(T, 1);
+  lua.lua_getfield(T, -1, toLuaString('preload', true));
+  eachFunction((f) => pure.add(f));
+  lua.lua_pop(T, 1);
   lua.lua_getfield(T, -1, toLuaString('searchers', true));
+  for (const i of [1, 2]) {
+    lua.lua_rawgeti(T, -1, i);
+    pure.add(jsFunctionAt(T, -1));
+    lua.lua_pop(T, 1);
+  }
+  // The C-module searcher logs a warning per request when it finds a library.
   lua.lua_rawgeti(T, -1, 3);
-  const cSearcher = jsFunctionAt(T, -1);
-  if (cSearcher !== null) found.set(cSearcher, 'the C-module searcher');
+  names.set(jsFunctionAt(T, -1), 'the C-module searcher');
   lua.lua_pop(T, 3);
-  return found;
+  // The iterators and wrappers pure functions return are JS functions too.
+  const returned = 'local a = ipairs({}) return a, string.gmatch("", ""), coroutine.wrap(function () end), utf8.codes("")';
+  lauxlib.luaL_loadstring(T, toLuaString(returned));
+  lua.lua_call(T, 0, 4);
+  for (let i = 1; i <= 4; i++) pure.add(jsFunctionAt(T, -i));
+  lua.lua_pop(T, 4);
+  pure.delete(null);
+  return { pure, names };
 }
 
 /** A template state as a request's starts (`prepare`), bound to `ctx` with stand-ins for the request's own files. */
@@ -182,7 +211,7 @@ function templateState(prepare: (T: LuaState) => void, ctx: StateContext, cache:
 }
 
 /** The same in every state (shared JS functions): taken once, from a template of its own. */
-let impureSet: Map<unknown, string> | null = null;
+let kinds: FunctionKinds | null = null;
 
 /**
  * Load the connector in a template state made by `prepare`, and keep the
@@ -195,8 +224,8 @@ export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string,
     log: () => undefined,
     observe: (file, st) => observed.push({ file, id: identity(st) }),
   };
-  impureSet ??= impureFunctions(templateState(prepare, { cwd, log: () => undefined }, cache));
-  const impure = impureSet;
+  kinds ??= functionKinds(templateState(prepare, { cwd, log: () => undefined }, cache));
+  const { pure, names } = kinds;
   const T = templateState(prepare, ctx, cache);
   const before = BOUND_PATHS.map((p) => (pushAt(T, p), popUserdata(T)));
   // os.time() changes once a second: loading that reads it gives the same state all through that second.
@@ -213,9 +242,10 @@ export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string,
       why ??= `loading took over ${LOAD_BUDGET_MS} ms`;
     } else {
       lua.lua_getinfo(L, toLuaString('f', true), ar);
-      const name = impure.get(jsFunctionAt(L, -1));
+      const f = jsFunctionAt(L, -1);
       lua.lua_pop(L, 1);
-      if (name === undefined) return;
+      if (f === null || pure.has(f)) return;
+      const name = names.get(f) ?? 'a library function';
       if (name === 'os.time') {
         readsClock = true;
         return;
