@@ -12,7 +12,8 @@
  * The image is used only while it is exactly what loading would give:
  * - the loading called nothing that reads the outside world or the request
  *   (io, os, lfs, debug, httpd.core, print, collectgarbage, loadfile, dofile,
- *   math.random, the C-module searcher), and finished within a second;
+ *   math.random, the C-module searcher; os.time only holds the image to the
+ *   second it read), and finished within half a second;
  * - every file the path search looked at is as it was (the same regular file
  *   by device, inode, size, mtime and ctime, or still no regular file): each
  *   request checks them, as its own search would have;
@@ -48,12 +49,22 @@ export interface ConnectorImage {
   readonly observed: readonly Observation[];
   /** Per hole of the image, the BOUND_PATHS entry where a request's state has its value. */
   readonly holePaths: readonly number[];
-  /** When loading read the clock (os.time): the second it read, the only one in which the image holds (or, for a failure that depends on the moment, after which it is tried again). */
-  readonly second: number | null;
+  /**
+   * Date.now() from which the image no longer holds: the end of the second
+   * os.time() read, or when a failure that depends on the moment (the time
+   * budget) is tried again. Infinity otherwise.
+   */
+  readonly expires: number;
 }
 
-/** The longest a template may spend loading the connector before the image is given up. */
-const LOAD_BUDGET_MS = 1000;
+/**
+ * The longest a template may spend loading the connector before the image is
+ * given up (half the request CPU limit when that is shorter): the request
+ * then loads it itself, within the pool's backstop of CPU limit + 1 s.
+ */
+const LOAD_BUDGET_MS = 500;
+/** When loading overran LOAD_BUDGET_MS, how long before a worker tries again. */
+const RETRY_SLOW_MS = 60_000;
 /** Images kept per worker: one per distinct working directory, package.path and cpath. */
 const MAX_IMAGES = 32;
 
@@ -217,7 +228,8 @@ let kinds: FunctionKinds | null = null;
  * Load the connector in a template state made by `prepare`, and keep the
  * loaded state's image when it can stand for every request's own loading.
  */
-export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string, cache: ChunkCache): ConnectorImage {
+export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string, cache: ChunkCache, cpuLimitMs = Infinity): ConnectorImage {
+  const budget = cpuLimitMs > 0 ? Math.min(LOAD_BUDGET_MS, cpuLimitMs / 2) : LOAD_BUDGET_MS;
   const observed: Observation[] = [];
   const ctx: StateContext = {
     cwd,
@@ -231,15 +243,14 @@ export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string,
   // os.time() changes once a second: loading that reads it gives the same state all through that second.
   const second = Math.floor(Date.now() / 1000);
   let readsClock = false;
-  // A failure that depends on the moment (time budget, clock) is tried again the next second.
-  const fail = (why: string, retry = false): ConnectorImage => ({ image: null, why, observed, holePaths: [], second: retry ? second : null });
+  const fail = (why: string, expires = Infinity): ConnectorImage => ({ image: null, why, observed, holePaths: [], expires });
 
   let why = null as string | null;
-  const deadline = performance.now() + LOAD_BUDGET_MS;
+  const deadline = performance.now() + budget;
   lua.lua_sethook(T, (L: LuaState, ar: { event: number }) => {
     if (ar.event === lua.LUA_HOOKCOUNT) {
       if (performance.now() <= deadline) return;
-      why ??= `loading took over ${LOAD_BUDGET_MS} ms`;
+      why ??= `loading took over ${budget} ms`;
     } else {
       lua.lua_getinfo(L, toLuaString('f', true), ar);
       const f = jsFunctionAt(L, -1);
@@ -259,9 +270,10 @@ export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string,
   const status = lua.lua_pcall(T, 1, 0, 0);
   lua.lua_sethook(T, null, 0, 0);
   // A module may catch the hook's error with pcall and go on: `why` stays set.
-  if (why !== null) return fail(why, why.startsWith('loading took'));
+  // A slow machine may be slow for a while: try again in a minute, not on every request.
+  if (why !== null) return fail(why, why.startsWith('loading took') ? Date.now() + RETRY_SLOW_MS : Infinity);
   if (status !== lua.LUA_OK) return fail('loading fails');
-  if (readsClock && Math.floor(Date.now() / 1000) !== second) return fail('loading read the clock across a second', true);
+  if (readsClock && Math.floor(Date.now() / 1000) !== second) return fail('loading read the clock across a second', 0);
 
   const holes = new Map<unknown, number>();
   const holePaths: number[] = [];
@@ -275,16 +287,16 @@ export function buildConnectorImage(prepare: (T: LuaState) => void, cwd: string,
     }
   }
   try {
-    return { image: captureState(T, holes), why: null, observed, holePaths, second: readsClock ? second : null };
+    return { image: captureState(T, holes), why: null, observed, holePaths, expires: readsClock ? (second + 1) * 1000 : Infinity };
   } catch (err) {
     if (err instanceof UncopyableValue) return fail(`the loaded state holds ${err.message}`);
     throw err;
   }
 }
 
-/** Whether every file the image's path search looked at is as it was, within the second it read the clock. */
+/** Whether the image has not expired and every file its path search looked at is as it was. */
 export function stillValid(img: ConnectorImage): boolean {
-  if (img.second !== null && Math.floor(Date.now() / 1000) !== img.second) return false;
+  if (Date.now() >= img.expires) return false;
   for (const o of img.observed) if (identity(regularFile(o.file)) !== o.id) return false;
   return true;
 }
@@ -304,11 +316,11 @@ export class ConnectorImages {
   constructor(private readonly prepare: (T: LuaState, luaPath: string, luaCPath: string) => void) {}
 
   /** The image for a request's paths, rebuilt when a file its search looked at changed. */
-  get(cwd: string, luaPath: string, luaCPath: string, cache: ChunkCache, onBuild?: (img: ConnectorImage) => void): ConnectorImage {
+  get(cwd: string, luaPath: string, luaCPath: string, cache: ChunkCache, cpuLimitMs: number, onBuild?: (img: ConnectorImage) => void): ConnectorImage {
     const key = `${cwd}\0${luaPath}\0${luaCPath}`;
     let img = this.images.get(key);
     if (img === undefined || !stillValid(img)) {
-      img = buildConnectorImage((T) => this.prepare(T, luaPath, luaCPath), cwd, cache);
+      img = buildConnectorImage((T) => this.prepare(T, luaPath, luaCPath), cwd, cache, cpuLimitMs);
       onBuild?.(img);
       if (this.images.size >= MAX_IMAGES) this.images.delete(this.images.keys().next().value as string);
       this.images.set(key, img);

@@ -304,7 +304,7 @@ const connectorImages = new ConnectorImages(prepareState);
 export function connectorImageFor(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): ConnectorImage {
   const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
   const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
-  return connectorImages.get(ctx.cwd, luaPath, luaCPath, cache, (img) => {
+  return connectorImages.get(ctx.cwd, luaPath, luaCPath, cache, opts.cpuLimitMs, (img) => {
     if (img.why !== null) ctx.log('debug', `The WSAPI connector is loaded by each request for package.path '${luaPath}': ${img.why}`);
   });
 }

@@ -124,12 +124,24 @@ describe('lua/connector-image: a request copies the loaded connector', () => {
     const job = jobFor({ script: 'hello.lua' });
     const img = connectorImageFor(job, ctx(), opts, cache);
     // wsapi.common calls os.time() at load.
-    assert.equal(img.second, Math.floor(Date.now() / 1000));
+    assert.equal(img.expires, (Math.floor(Date.now() / 1000) + 1) * 1000);
     assert.equal(connectorImageFor(job, ctx(), opts, cache), img);
     await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
     const next = connectorImageFor(job, ctx(), opts, cache);
     assert.notEqual(next, img);
-    assert.equal(next.second, Math.floor(Date.now() / 1000));
+    assert.equal(next.expires, (Math.floor(Date.now() / 1000) + 1) * 1000);
+  });
+
+  it('gives up a loading that runs over its time budget (half the CPU limit), and the request loads the connector itself under its CPU limit', () => {
+    fs.writeFileSync(path.join(dir, 'wsapi.lua'), 'while true do end\n');
+    const started = Date.now();
+    const r = runSidecar(probe(), { ...opts, cpuLimitMs: 200 }, cache);
+    assert.deepEqual([r.result.ok, r.result.status], [false, 500]);
+    assert.match(r.logs.map((l) => l[1]).join('\n'), /CPU time limit exceeded/);
+    const img = connectorImageFor(probe(), ctx(), { ...opts, cpuLimitMs: 200 }, cache);
+    assert.equal(img.why, 'loading took over 100 ms');
+    assert.ok(img.expires > Date.now() + 50_000, 'tried again in a minute, not on every request');
+    assert.ok(Date.now() - started < 1000);
   });
 
   it('is not used with the chunk cache off: every request loads and compiles everything', () => {
