@@ -238,10 +238,15 @@ function containsRelevant(d: Directive): boolean {
 function publicVhost(s: RawServer, main: RawServer): VHost {
   const written = s.draft.serverName ?? (s.main ? undefined : main.draft.serverName);
   const name = written === undefined ? null : parseServerName(written);
+  // Measured with httpd 2.4: a virtual host without a ServerName of its own takes
+  // its first address's port, not the main server's ServerName port.
+  const first = s.main || s.draft.serverName !== undefined || s.addresses.length === 0 ? null
+    : parseVhostAddress(s.addresses[0]!, { file: s.file, line: s.line } as Directive);
   return Object.freeze({
     serverName: name?.host ?? null,
     serverPort: name?.port ?? null,
     serverScheme: name?.scheme ?? null,
+    hostlessPort: first !== null ? first.port : name?.port ?? null,
     aliases: Object.freeze([...s.draft.aliases]),
     addresses: Object.freeze([...s.addresses]),
     documentRoot: s.draft.documentRoot ?? main.draft.documentRoot ?? DEFAULT_DOCUMENT_ROOT,

@@ -58,6 +58,13 @@ export interface VHost {
   readonly serverPort?: number | null;
   /** The scheme written in ServerName, if any (`https`). */
   readonly serverScheme?: string | null;
+  /**
+   * httpd's r->server->port, which SERVER_PORT and redirects use when the
+   * Host header has no port: the port of the server's own ServerName, or, for
+   * a virtual host without a ServerName of its own, the port of its first
+   * address. null: the scheme's default port.
+   */
+  readonly hostlessPort?: number | null;
   readonly aliases: readonly string[];
   /** As written: `*:80`, `127.0.0.1:8080`, `_default_:443`, `*`. */
   readonly addresses: readonly string[];

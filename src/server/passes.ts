@@ -67,12 +67,13 @@ export const resolvePass: Pass = (ctx) => {
   });
   ctx.resolution = r;
   const vhost = r.vhost;
-  // UseCanonicalName Off (httpd's default): SERVER_NAME/PORT come from the client's Host.
+  // UseCanonicalName Off (httpd's default): SERVER_NAME/PORT come from the client's Host,
+  // the port from the server (ap_get_server_port) when the Host has none.
   ctx.signature = {
     mode: ctx.opts.serverSignature ?? configSignature(ctx.snapshot),
     software: ctx.opts.serverSoftware,
     serverName: name ?? vhost?.serverName ?? 'localhost',
-    serverPort: String(port ?? defaultPort),
+    serverPort: String(port ?? vhost?.hostlessPort ?? defaultPort),
     serverAdmin: vhost?.serverAdmin ?? '[no address given]',
   };
   if (r.status === 404) return { status: 404, reason: r.reason ?? 'not an lwt-wsapi script' };
@@ -94,13 +95,13 @@ export const resolvePass: Pass = (ctx) => {
  * The Location of mod_dir's DirectorySlash redirect: ap_construct_url over the
  * escaped path, the query appended when the request had one (even empty).
  * UseCanonicalName Off: the host is the client's Host (lower-cased, as
- * fix_hostname leaves r->hostname), the port the Host's, else the one in the
- * virtual host's ServerName; the default port of the scheme is left out.
+ * fix_hostname leaves r->hostname), the port the Host's, else the server's
+ * (VHost.hostlessPort); the default port of the scheme is left out.
  */
 export function directoryLocation(client: Pick<ClientView, 'scheme' | 'host'>, target: RequestTarget, r: Resolution): string {
   const { name, port } = splitHost(client.host);
   const defaultPort = client.scheme === 'https' ? 443 : 80;
-  const p = port ?? r.vhost?.serverPort ?? defaultPort;
+  const p = port ?? r.vhost?.hostlessPort ?? defaultPort;
   let host = name ?? r.vhost?.serverName ?? 'localhost';
   // ap_get_server_name_for_url: an IPv6 literal goes in brackets.
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { resolve } from '../../src/scopes';
 import type { Snapshot } from '../../src/scopes/types';
 import { Oracle } from './httpd-oracle';
-import { SITE, SITE_ENV, parseDumpVhosts, removeSite, snapshotOf, tempSite, type DumpedVhost } from './helpers';
+import { SITE, SITE_ENV, parseDumpVhosts, removeSite, snapshotFromText, snapshotOf, tempSite, type DumpedVhost } from './helpers';
 
 function apacheS(root: string, conf: string, env: Record<string, string> = {}, extra: string[] = []): DumpedVhost[] {
   const r = spawnSync('apache2', ['-d', root, '-f', path.join(root, conf), ...extra, '-S'], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -188,4 +188,25 @@ describe('virtual host selection agrees with apache2 answering on two local addr
       });
     }
   }
+});
+
+describe('the port a server gives a request whose Host has none (r->server->port)', () => {
+  // Measured with Debian's apache2 2.4 and a CGI printing SERVER_PORT for `Host: <name>`:
+  // ported → 8443, own-name → 80 (not the main server's 7777), nameless → 18931, main → 7777.
+  it('is ServerName\'s port, else the first address\'s for a virtual host without a ServerName of its own', () => {
+    const { snap, root } = snapshotFromText([
+      'ServerName main.test:7777',
+      '<VirtualHost *:18931>', '  ServerName ported.test:8443', '</VirtualHost>',
+      '<VirtualHost *:18931>', '  ServerName own-name.test', '</VirtualHost>',
+      '<VirtualHost *:18931>', '  ServerAlias nameless.test', '</VirtualHost>',
+      '<VirtualHost *:*>', '  ServerAlias wild.test', '</VirtualHost>',
+    ].join('\n') + '\n');
+    try {
+      assert.deepEqual(snap.vhosts.map((v) => [v.main ? 'main' : v.aliases[0] ?? v.serverName, v.hostlessPort]), [
+        ['main', 7777], ['ported.test', 8443], ['own-name.test', null], ['nameless.test', 18931], ['wild.test', null],
+      ]);
+    } finally {
+      removeSite(root);
+    }
+  });
 });

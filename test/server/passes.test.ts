@@ -41,7 +41,7 @@ describe('server/passes: the request pipeline', () => {
       [at('https', 'example.com:8443', 'q'), 'another port kept', 'https://example.com:8443/d%20x/?q'],
       [at('http', '[::1]:8080', null), 'an IPv6 literal in brackets', 'http://[::1]:8080/d%20x/'],
       [at('http', null, null), 'no Host: the virtual host\'s ServerName', 'http://www.example.test/d%20x/'],
-      [at('http', 'h', null, { serverName: 'h', serverPort: 8080 } as unknown as VHost), 'a Host without port: the port of ServerName', 'http://h:8080/d%20x/'],
+      [at('http', 'h', null, { serverName: 'h', serverPort: 8080, hostlessPort: 8080 } as unknown as VHost), 'a Host without port: the server\'s port (ServerName\'s)', 'http://h:8080/d%20x/'],
     ];
     for (const [got, what, want] of cases) it(what, () => assert.equal(got, want));
 
