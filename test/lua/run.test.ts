@@ -7,9 +7,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lua, lauxlib, toLuaString, toJsString } from '../../src/lua/fengari';
 import { newRequestState, mergeLuaPath, ChunkCache, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua';
 import { jobFor, runSidecar, SCRIPTS, type CgiRequest } from '../helpers/oracle';
+import { evalIn } from '../helpers/lua-fingerprint';
 import type { LogLevel, LuaJob } from '../../src/lua/types';
 
 const GROW_SCRIPT = path.join(SCRIPTS, 'grow.lua');
@@ -258,11 +258,3 @@ describe('runRequest', () => {
   });
 });
 
-function evalIn(L: unknown, code: string): string {
-  assert.equal(lauxlib.luaL_loadstring(L, toLuaString(code)), lua.LUA_OK);
-  const status = lua.lua_pcall(L, 0, 1, 0);
-  const s = toJsString(lauxlib.luaL_tolstring(L, -1));
-  lua.lua_pop(L, 2);
-  assert.equal(status, lua.LUA_OK, s);
-  return s;
-}

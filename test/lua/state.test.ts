@@ -6,7 +6,7 @@
  */
 
 import * as assert from 'node:assert/strict';
-import { lua, lauxlib, toLuaString, toJsString, captureState, restoreState } from '../../src/lua/fengari';
+import { lauxlib, captureState, restoreState } from '../../src/lua/fengari';
 import { newRequestState, openSharedLibraries, DEFAULT_RUNTIME_OPTIONS } from '../../src/lua/state';
 import { ChunkCache } from '../../src/lua/chunk-cache';
 import { jobFor } from '../helpers/oracle';
