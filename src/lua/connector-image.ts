@@ -315,13 +315,14 @@ export class ConnectorImages {
 
   constructor(private readonly prepare: (T: LuaState, luaPath: string, luaCPath: string) => void) {}
 
-  /** The image for a request's paths, rebuilt when a file its search looked at changed. */
-  get(cwd: string, luaPath: string, luaCPath: string, cache: ChunkCache, cpuLimitMs: number, onBuild?: (img: ConnectorImage) => void): ConnectorImage {
+  /** The image for a request's directory and paths, rebuilt when it expired or a file its search looked at changed; a build that cannot be used is logged (debug) to the request's log. */
+  get(ctx: StateContext, luaPath: string, luaCPath: string, cache: ChunkCache, cpuLimitMs: number): ConnectorImage {
+    const cwd = ctx.cwd;
     const key = `${cwd}\0${luaPath}\0${luaCPath}`;
     let img = this.images.get(key);
     if (img === undefined || !stillValid(img)) {
       img = buildConnectorImage((T) => this.prepare(T, luaPath, luaCPath), cwd, cache, cpuLimitMs);
-      onBuild?.(img);
+      if (img.why !== null) ctx.log('debug', `The WSAPI connector is loaded by each request for package.path '${luaPath}': ${img.why}`);
       if (this.images.size >= MAX_IMAGES) this.images.delete(this.images.keys().next().value as string);
       this.images.set(key, img);
     }

@@ -303,10 +303,7 @@ const connectorImages = new ConnectorImages(prepareState);
 /** This worker's loaded-connector image for the job's paths and the state's directory, built or rebuilt as needed. */
 export function connectorImageFor(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache): ConnectorImage {
   const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
-  const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
-  return connectorImages.get(ctx.cwd, luaPath, luaCPath, cache, opts.cpuLimitMs, (img) => {
-    if (img.why !== null) ctx.log('debug', `The WSAPI connector is loaded by each request for package.path '${luaPath}': ${img.why}`);
-  });
+  return connectorImages.get(ctx, luaPath, mergeLuaPath(job.luaCPath, opts.defaultCPath), cache, opts.cpuLimitMs);
 }
 
 /**
@@ -319,7 +316,7 @@ export function connectorImageFor(job: LuaJob, ctx: StateContext, opts: RuntimeO
 export function newRequestState(job: LuaJob, ctx: StateContext, opts: RuntimeOptions, cache: ChunkCache, withConnector = false): RequestState {
   const luaPath = mergeLuaPath(job.luaPath, opts.defaultPath);
   const luaCPath = mergeLuaPath(job.luaCPath, opts.defaultCPath);
-  const connector = withConnector && opts.chunkCache ? connectorImageFor(job, ctx, opts, cache) : null;
+  const connector = withConnector && opts.chunkCache ? connectorImages.get(ctx, luaPath, luaCPath, cache, opts.cpuLimitMs) : null;
   const L = lauxlib.luaL_newstate();
   let slots = null;
   if (connector !== null && connector.image !== null) slots = restoreState(L, connector.image);

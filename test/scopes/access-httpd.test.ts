@@ -58,26 +58,31 @@ const EXTRA = `
 
 const TARGETS = [...Object.keys(RULES).map((d) => `/${d}/a.ws`), '/files/only1.ws', '/loc2/a.ws'];
 
+/**
+ * mocha hooks for one oracle site: `targets` (paths under the document root)
+ * created empty, apache2 started with the configuration `body(root)` gives,
+ * and the sidecar's snapshot of the same configuration.
+ */
+function useOracleSite(targets: readonly string[], body: (root: string) => string) {
+  const site = { root: '', oracle: undefined as unknown as Oracle, snap: undefined as unknown as Snapshot };
+  before(async () => {
+    site.root = tempSite(Object.fromEntries(targets.map((t) => [`www${t}`, ''])));
+    site.oracle = await Oracle.start(site.root, body(site.root), targets.map((t) => `www${t}`));
+    site.snap = buildSnapshot(loadConfig({ configFile: path.join(site.root, 'sidecar.conf'), serverRoot: site.root }));
+  });
+  after(async () => {
+    await site.oracle?.close();
+    if (site.root) removeSite(site.root);
+  });
+  return site;
+}
+
 describe('access control agrees with Debian\'s apache2 for clients 127.0.0.1 and 127.0.0.2', function () {
   this.timeout(30000);
-  let root = '';
-  let oracle: Oracle;
-  let snap: Snapshot;
-
-  before(async () => {
-    const files: Record<string, string> = {};
-    for (const t of TARGETS) files[`www${t}`] = '';
-    root = tempSite(files);
+  const site = useOracleSite(TARGETS, (root) => {
     let body = 'DocumentRoot @ROOT@/www\nAddHandler lwt-wsapi .ws\n' + EXTRA;
     for (const [dir, rules] of Object.entries(RULES)) body += `<Directory @ROOT@/www/${dir}>\n${rules}\n</Directory>\n`;
-    body = body.split('@ROOT@').join(root);
-    oracle = await Oracle.start(root, body, TARGETS.map((t) => `www${t}`));
-    snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
-  });
-
-  after(async () => {
-    await oracle?.close();
-    if (root) removeSite(root);
+    return body.split('@ROOT@').join(root);
   });
 
   for (const target of TARGETS) {
@@ -85,9 +90,9 @@ describe('access control agrees with Debian\'s apache2 for clients 127.0.0.1 and
       const got: string[] = [];
       const want: string[] = [];
       for (const from of ['127.0.0.1', '127.0.0.2']) {
-        const a = await oracle.get(target, 'localhost', from);
+        const a = await site.oracle.get(target, 'localhost', from);
         want.push(`${from} ${a.cgi ? 200 : a.status}`);
-        got.push(`${from} ${resolve(snap, { path: target, clientIp: from, serverIp: '127.0.0.1' }).status}`);
+        got.push(`${from} ${resolve(site.snap, { path: target, clientIp: from, serverIp: '127.0.0.1' }).status}`);
       }
       assert.deepEqual(got, want);
     });
@@ -95,7 +100,7 @@ describe('access control agrees with Debian\'s apache2 for clients 127.0.0.1 and
 
   it('saw Apache both admit and refuse (the table is not trivial)', async () => {
     const seen = new Set<number>();
-    for (const t of TARGETS) seen.add((await oracle.get(t, 'localhost', '127.0.0.2')).status);
+    for (const t of TARGETS) seen.add((await site.oracle.get(t, 'localhost', '127.0.0.2')).status);
     assert.ok(seen.has(200) && seen.has(403));
   });
 });
@@ -137,13 +142,8 @@ function getAs(port: number, target: string, from: string, credentials: string |
 
 describe('Require valid-user and user agree with Debian\'s apache2 authenticating Basic credentials', function () {
   this.timeout(30000);
-  let root = '';
-  let oracle: Oracle;
-  let snap: Snapshot;
   const targets = Object.keys(USER_RULES).map((d) => `/${d}/a.ws`);
-
-  before(async () => {
-    root = tempSite(Object.fromEntries(targets.map((t) => [`www${t}`, ''])));
+  const site = useOracleSite(targets, (root) => {
     const passwords = path.join(root, 'htpasswd');
     execFileSync('htpasswd', ['-bc', passwords, 'alice', 'pw-a'], { stdio: 'pipe' });
     execFileSync('htpasswd', ['-b', passwords, 'bob', 'pw-b'], { stdio: 'pipe' });
@@ -153,13 +153,7 @@ describe('Require valid-user and user agree with Debian\'s apache2 authenticatin
     for (const [dir, rules] of Object.entries(USER_RULES)) {
       body += `<Directory ${root}/www/${dir}>\nAuthType Basic\nAuthName "${dir}"\nAuthUserFile ${passwords}\n${rules}\n</Directory>\n`;
     }
-    oracle = await Oracle.start(root, body, targets.map((t) => `www${t}`));
-    snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
-  });
-
-  after(async () => {
-    await oracle?.close();
-    if (root) removeSite(root);
+    return body;
   });
 
   for (const target of targets) {
@@ -169,10 +163,10 @@ describe('Require valid-user and user agree with Debian\'s apache2 authenticatin
       for (const from of ['127.0.0.1', '127.0.0.2']) {
         for (const [who, credentials] of Object.entries(CREDENTIALS)) {
           // httpd asks for credentials (401) where the sidecar, which cannot, refuses (403).
-          const status = await getAs(oracle.port, target, from, credentials);
+          const status = await getAs(site.oracle.port, target, from, credentials);
           want.push(`${from} ${who} ${status === 401 ? 403 : status}`);
           const user = credentials === null ? null : who;
-          got.push(`${from} ${who} ${resolve(snap, { path: target, clientIp: from, serverIp: '127.0.0.1', user }).status}`);
+          got.push(`${from} ${who} ${resolve(site.snap, { path: target, clientIp: from, serverIp: '127.0.0.1', user }).status}`);
         }
       }
       assert.deepEqual(got, want);
@@ -182,7 +176,7 @@ describe('Require valid-user and user agree with Debian\'s apache2 authenticatin
   it('saw Apache grant, ask for credentials and refuse (the table is not trivial)', async () => {
     const seen = new Set<number>();
     for (const t of targets) {
-      for (const c of Object.values(CREDENTIALS)) seen.add(await getAs(oracle.port, t, '127.0.0.2', c));
+      for (const c of Object.values(CREDENTIALS)) seen.add(await getAs(site.oracle.port, t, '127.0.0.2', c));
     }
     assert.deepEqual([...seen].sort(), [200, 401, 403]);
   });
@@ -208,25 +202,14 @@ const NEED_USER_MODULES = ['authn_core', 'authn_file', 'auth_basic', 'authz_user
 
 describe('providers that need a user refuse a request without one, where Apache asks for credentials', function () {
   this.timeout(30000);
-  let root = '';
-  let oracle: Oracle;
-  let snap: Snapshot;
   const targets = Object.keys(NEED_USER).map((d) => `/${d}/a.ws`);
-
-  before(async () => {
-    root = tempSite(Object.fromEntries(targets.map((t) => [`www${t}`, ''])));
+  const site = useOracleSite(targets, (root) => {
     fs.writeFileSync(path.join(root, 'groups'), 'staff: alice\n');
     let body = `${NEED_USER_MODULES}\nDocumentRoot ${root}/www\nAddHandler lwt-wsapi .ws\n`;
     for (const [dir, rules] of Object.entries(NEED_USER)) {
       body += `<Directory ${root}/www/${dir}>\nAuthType Basic\nAuthName "${dir}"\nAuthUserFile ${root}/groups\nAuthGroupFile ${root}/groups\n${rules}\n</Directory>\n`;
     }
-    oracle = await Oracle.start(root, body, targets.map((t) => `www${t}`));
-    snap = buildSnapshot(loadConfig({ configFile: path.join(root, 'sidecar.conf'), serverRoot: root }));
-  });
-
-  after(async () => {
-    await oracle?.close();
-    if (root) removeSite(root);
+    return body;
   });
 
   for (const target of targets) {
@@ -234,9 +217,9 @@ describe('providers that need a user refuse a request without one, where Apache 
       const got: string[] = [];
       const want: string[] = [];
       for (const from of ['127.0.0.1', '127.0.0.2']) {
-        want.push(`${from} ${await getAs(oracle.port, target, from, null)}`);
+        want.push(`${from} ${await getAs(site.oracle.port, target, from, null)}`);
         // Even with --apache-checks-access: Apache never asks for credentials on a proxied URL's <Directory>.
-        const r = resolve(snap, { path: target, clientIp: from, serverIp: '127.0.0.1', unsupportedAccess: 'allow' });
+        const r = resolve(site.snap, { path: target, clientIp: from, serverIp: '127.0.0.1', unsupportedAccess: 'allow' });
         got.push(`${from} ${r.status === 403 && r.reason?.includes('needs a user authenticated by Apache') ? 401 : r.status}`);
       }
       assert.deepEqual(got, want);
